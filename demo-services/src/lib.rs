@@ -1,0 +1,1 @@
+//! Demo services (in progress).

@@ -1,0 +1,37 @@
+//! Wire types of the Faultline engine's HTTP/JSON API.
+//!
+//! This crate is the contract between the engine (`faultline-engine`), the worker SDK
+//! (`faultline-sdk`) and the dashboard. It holds data only: no I/O, no store.
+//!
+//! Layout:
+//! - [`history`]: the typed, append-only event history of a workflow run.
+//! - [`command`]: what a workflow task reports back (commands produced by replaying workflow code).
+//! - [`task`]: workflow and activity tasks handed to workers, and their completions.
+//! - [`api`]: request and response bodies of the client-facing endpoints.
+//! - [`options`]: retry policies, timeouts and other options.
+//! - [`paths`]: the URL of every endpoint, so that server and clients cannot drift apart.
+//!
+//! Sequence numbers: every command that creates something the history later refers to
+//! (activity, timer, child workflow, external signal, marker) carries a `seq`, assigned by the
+//! workflow code in the order it issues commands, from one counter shared by all kinds and
+//! starting at 1. The engine copies `seq` into the events it records, which is how replay
+//! matches commands to events (kind and sequence number), as temporalio/sdk-core does.
+
+pub mod api;
+pub mod command;
+pub mod history;
+pub mod options;
+pub mod paths;
+pub mod task;
+
+pub use api::*;
+pub use command::*;
+pub use history::*;
+pub use options::*;
+pub use task::*;
+
+/// Milliseconds since the Unix epoch, as used in every timestamp on the wire.
+pub type EpochMillis = i64;
+
+/// A JSON payload: inputs, results, signal payloads and heartbeat details are opaque to the engine.
+pub type Payload = serde_json::Value;

@@ -1,0 +1,1 @@
+//! Faultline SDK (in progress).

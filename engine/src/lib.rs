@@ -1,0 +1,1 @@
+//! Faultline engine (in progress).
