@@ -4,3 +4,5 @@
 //! - `runtime`: pods as Docker containers (bollard) or local processes, behind one interface.
 //! - `dashboard`: the ratatui terminal UI.
 //! - `scenario`: the scenario file format, its validator and its runner.
+
+pub mod runtime;

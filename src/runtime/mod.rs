@@ -1,0 +1,179 @@
+//! Pods: the engine, the worker and the demo services, run either as Docker containers
+//! (through bollard) or as local child processes, behind one interface, [`PodRuntime`].
+//!
+//! Scenarios and the dashboard only ever talk to `dyn PodRuntime`. The topology (pod names,
+//! images, environment, ports, health checks) is read from `docker-compose.yml` into a
+//! [`Topology`]; nothing about it is repeated in code.
+//!
+//! Layout:
+//! - `compose`: parses docker-compose.yml into a [`Topology`].
+//! - `docker`: the Docker runtime; every bollard call goes through one actor task.
+//! - `local`: the local-process runtime (SIGKILL, SIGSTOP/SIGCONT, restart with another build).
+//! - `images`: builds the static binaries and the `FROM scratch` images.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use futures::stream::BoxStream;
+
+/// Label carried by every container, network and volume Faultline creates.
+pub const MANAGED_LABEL: &str = "dev.faultline.managed";
+
+/// One pod of the topology, as declared in docker-compose.yml.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodSpec {
+    /// Compose service name: `engine`, `worker`, `payment`, ...
+    pub name: String,
+    /// Full image reference, e.g. `faultline/payment:v1-bugged`.
+    pub image: String,
+    pub environment: BTreeMap<String, String>,
+    /// (host ip, host port, container port)
+    pub ports: Vec<PortMapping>,
+    /// Named volumes: (volume name, mount path in the container).
+    pub volumes: Vec<(String, String)>,
+    pub healthcheck: Option<HealthCheck>,
+    pub depends_on: Vec<String>,
+    pub user: Option<String>,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortMapping {
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheck {
+    /// The `test` array, e.g. `["CMD", "/app", "healthcheck"]`.
+    pub test: Vec<String>,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub retries: u32,
+}
+
+/// The whole topology: pods in start order (dependencies first), the network, the volumes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Topology {
+    pub pods: Vec<PodSpec>,
+    pub network: String,
+    pub volumes: Vec<String>,
+}
+
+/// What a pod is doing right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PodState {
+    /// No container/process exists.
+    Missing,
+    Starting,
+    Running,
+    Paused,
+    /// Running but cut off from the network.
+    Disconnected,
+    Stopped,
+    /// Exited on its own (crash) or was killed.
+    Exited,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Health {
+    Unknown,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// A snapshot of one pod, sent on every change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodStatus {
+    pub name: String,
+    /// Image tag in use: `v1-bugged`, `v2-fixed`, `latest`, `dev`.
+    pub version: String,
+    pub state: PodState,
+    pub health: Health,
+    pub restarts: u32,
+    pub started_at: Option<SystemTime>,
+    /// Exit code of the last exit, if any.
+    pub exit_code: Option<i64>,
+}
+
+/// One line of a pod's output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    pub pod: String,
+    pub at: SystemTime,
+    pub line: String,
+}
+
+/// Every control action on a pod. Scenarios and the dashboard use exactly these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodAction {
+    Start,
+    /// Graceful stop (SIGTERM, then SIGKILL after a grace period).
+    Stop,
+    /// SIGKILL.
+    Kill,
+    Pause,
+    Unpause,
+    Restart,
+    /// Replace the running pod with another image version (tag), e.g. `v2-fixed`.
+    Deploy { version: String },
+    Disconnect,
+    Reconnect,
+}
+
+impl PodAction {
+    /// The name used in scenario files and on screen: `kill`, `deploy v2-fixed`, ...
+    pub fn describe(&self) -> String {
+        match self {
+            PodAction::Start => "start".into(),
+            PodAction::Stop => "stop".into(),
+            PodAction::Kill => "kill".into(),
+            PodAction::Pause => "pause".into(),
+            PodAction::Unpause => "unpause".into(),
+            PodAction::Restart => "restart".into(),
+            PodAction::Deploy { version } => format!("deploy {version}"),
+            PodAction::Disconnect => "disconnect".into(),
+            PodAction::Reconnect => "reconnect".into(),
+        }
+    }
+}
+
+/// Errors of a pod runtime. Every message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("Docker is not reachable ({0}). Start the Docker daemon, or run with `--runtime local`.")]
+    DockerUnavailable(String),
+    #[error("unknown pod `{0}`; the pods are those of docker-compose.yml")]
+    UnknownPod(String),
+    #[error("image {0} is missing; build it with `faultline images`")]
+    ImageMissing(String),
+    #[error("{action} is not possible on pod `{pod}` now: {reason}")]
+    InvalidAction { pod: String, action: String, reason: String },
+    #[error("docker-compose.yml: {0}")]
+    Compose(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The one interface to pods, implemented by the Docker and the local-process runtime.
+#[async_trait::async_trait]
+pub trait PodRuntime: Send + Sync {
+    /// `"docker"` or `"local"`.
+    fn kind(&self) -> &'static str;
+    fn topology(&self) -> &Topology;
+    /// Base URL of the engine's HTTP API as reachable from this process.
+    fn engine_url(&self) -> String;
+    /// Brings the whole topology up (network, volumes, pods in dependency order) and waits
+    /// until every pod with a health check is healthy.
+    async fn up(&self) -> Result<(), RuntimeError>;
+    /// Removes everything this runtime created (containers/processes; with `volumes`, data too).
+    async fn down(&self, volumes: bool) -> Result<(), RuntimeError>;
+    async fn act(&self, pod: &str, action: PodAction) -> Result<(), RuntimeError>;
+    async fn status(&self) -> Result<Vec<PodStatus>, RuntimeError>;
+    /// Live stream of pod status changes (a snapshot per change).
+    fn status_stream(&self) -> BoxStream<'static, PodStatus>;
+    /// Live stream of the merged logs of all pods (recent lines first, then new ones).
+    fn log_stream(&self) -> BoxStream<'static, LogLine>;
+}
