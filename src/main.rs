@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use faultline::dashboard::launch::Mode;
 
 /// Live demo and chaos-testing harness for durable workflow execution.
 ///
@@ -24,6 +25,18 @@ struct Common {
     /// The topology file.
     #[arg(long, global = true, default_value = "docker-compose.yml")]
     compose: PathBuf,
+    /// Dashboard colours: `dark` or `light` (both high contrast, for projectors).
+    #[arg(long, global = true, default_value = "dark")]
+    theme: faultline::dashboard::ThemeName,
+    /// When the dashboard closes: leave the pods running, or take them down. Asks when not given.
+    #[arg(long, global = true, value_enum)]
+    on_exit: Option<OnExit>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnExit {
+    Leave,
+    Down,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -41,10 +54,42 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Benchmarks the engine and SDK (chain, timer, retry), optionally killing the engine
+    /// (--kill-engine K) to prove no workflow is lost and no activity runs twice.
+    Bench(faultline::bench::BenchArgs),
+    /// Opens the dashboard on an engine and pods that are already running.
+    Attach {
+        /// The engine's URL (default: the one of the runtime, http://127.0.0.1:7233).
+        #[arg(long)]
+        engine: Option<String>,
+    },
     /// Removes every container, network (and with --volumes, volume) Faultline created.
     Down {
         #[arg(long)]
         volumes: bool,
+    },
+    /// Checks scenario files without running anything (default: every file in scenarios/).
+    Validate {
+        /// Scenario files or directories.
+        paths: Vec<PathBuf>,
+    },
+    /// Runs a scenario: opens the dashboard on it, or with --headless prints progress lines
+    /// and writes a report (exit code 1 when an expectation fails).
+    Run {
+        /// The scenario file, e.g. scenarios/bugged-pod.toml.
+        scenario: PathBuf,
+        /// No terminal UI: progress lines on stdout; manual steps advance on their own.
+        #[arg(long)]
+        headless: bool,
+        /// Write the report to FILE.json or FILE.md.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Divide every wait, timer and backoff of the scenario by N.
+        #[arg(long, default_value_t = 1.0, value_name = "N")]
+        speed: f64,
+        /// Use the pods already running instead of bringing the topology up.
+        #[arg(long)]
+        no_up: bool,
     },
 }
 
@@ -52,9 +97,66 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let _ = (&cli.common.runtime, &cli.common.compose);
     match cli.command {
-        None => anyhow::bail!("the dashboard is not wired yet"),
+        None => {
+            let all_up = faultline::scenario::cli::default_dir(&cli.common.compose).join("all-up.toml");
+            dashboard(&cli.common, Mode::Scenario(all_up), 1.0, true, None)
+        }
+        Some(Command::Attach { engine }) => dashboard(&cli.common, Mode::Attach { engine_url: engine }, 1.0, false, None),
+        Some(Command::Run { scenario, headless: false, report, speed, no_up }) => {
+            dashboard(&cli.common, Mode::Scenario(scenario), speed, !no_up, report)
+        }
+        Some(Command::Bench(args)) => std::process::exit(faultline::bench::cli(&args)?),
+        Some(Command::Validate { paths }) => match faultline::scenario::cli::validate(&paths, &cli.common.compose) {
+            Ok(summary) => {
+                print!("{summary}");
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        },
+        Some(Command::Run { scenario, headless, report, speed, no_up }) => {
+            // Non-headless runs open the dashboard (the arm above); this one is --headless.
+            let _ = headless;
+            let choice = match cli.common.runtime {
+                RuntimeChoice::Auto => faultline::runtime::RuntimeChoice::Auto,
+                RuntimeChoice::Docker => faultline::runtime::RuntimeChoice::Docker,
+                RuntimeChoice::Local => faultline::runtime::RuntimeChoice::Local,
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            let passed = rt.block_on(faultline::scenario::cli::run_headless(&scenario, &cli.common.compose, choice, speed, report, !no_up))?;
+            if !passed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Some(Command::Images { .. }) | Some(Command::Down { .. }) => {
             anyhow::bail!("not wired yet")
         }
     }
+}
+
+/// Opens the dashboard (`faultline`, `faultline run FILE`, `faultline attach`).
+fn dashboard(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Option<PathBuf>) -> anyhow::Result<()> {
+    let opts = faultline::dashboard::launch::LaunchOptions {
+        mode,
+        compose: common.compose.clone(),
+        runtime: match common.runtime {
+            RuntimeChoice::Auto => faultline::runtime::RuntimeChoice::Auto,
+            RuntimeChoice::Docker => faultline::runtime::RuntimeChoice::Docker,
+            RuntimeChoice::Local => faultline::runtime::RuntimeChoice::Local,
+        },
+        theme: common.theme,
+        speed,
+        bring_up,
+        leave_pods_running: common.on_exit.map(|o| o == OnExit::Leave),
+        report,
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    let exit = rt.block_on(faultline::dashboard::launch::launch(opts))?;
+    if exit.report.as_ref().is_some_and(|r| !r.passed) {
+        std::process::exit(1);
+    }
+    Ok(())
 }

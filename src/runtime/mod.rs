@@ -11,6 +11,15 @@
 //! - `local`: the local-process runtime (SIGKILL, SIGSTOP/SIGCONT, restart with another build).
 //! - `images`: builds the static binaries and the `FROM scratch` images.
 
+pub mod compose;
+pub mod docker;
+pub mod images;
+pub mod local;
+mod connect;
+mod hub;
+
+pub use connect::{connect, Connected, RuntimeChoice};
+
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -59,6 +68,57 @@ pub struct Topology {
     pub pods: Vec<PodSpec>,
     pub network: String,
     pub volumes: Vec<String>,
+    /// `x-faultline-images`: image reference -> workspace binary packed into it.
+    pub images: BTreeMap<String, String>,
+}
+
+impl Topology {
+    pub fn pod(&self, name: &str) -> Result<&PodSpec, RuntimeError> {
+        self.pods.iter().find(|p| p.name == name).ok_or_else(|| RuntimeError::UnknownPod(name.into()))
+    }
+
+    /// `http://127.0.0.1:<host port>` of a pod's first published port.
+    pub fn host_url(&self, pod: &str) -> Option<String> {
+        let p = self.pods.iter().find(|p| p.name == pod)?;
+        p.ports.first().map(|m| format!("http://127.0.0.1:{}", m.host_port))
+    }
+
+    /// The tags a pod can be deployed with: every `x-faultline-images` entry of its repository.
+    pub fn versions_of(&self, pod: &str) -> Vec<String> {
+        let Some(p) = self.pods.iter().find(|p| p.name == pod) else { return Vec::new() };
+        let (repo, _) = split_image(&p.image);
+        self.images
+            .keys()
+            .filter(|i| split_image(i).0 == repo)
+            .map(|i| split_image(i).1.to_string())
+            .collect()
+    }
+
+    /// The image reference of `pod` at `version`, if `x-faultline-images` lists it.
+    pub fn image_at(&self, pod: &str, version: &str) -> Result<String, RuntimeError> {
+        let p = self.pod(pod)?;
+        let image = format!("{}:{version}", split_image(&p.image).0);
+        if self.images.contains_key(&image) {
+            Ok(image)
+        } else {
+            Err(RuntimeError::InvalidAction {
+                pod: pod.into(),
+                action: format!("deploy {version}"),
+                reason: format!(
+                    "there is no image {image}; the versions are: {} (see x-faultline-images)",
+                    self.versions_of(pod).join(", ")
+                ),
+            })
+        }
+    }
+}
+
+/// `repo:tag` -> (`repo`, `tag`), with `latest` when there is no tag.
+pub fn split_image(image: &str) -> (&str, &str) {
+    match image.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (image, "latest"),
+    }
 }
 
 /// What a pod is doing right now.

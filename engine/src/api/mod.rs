@@ -1,0 +1,130 @@
+//! The HTTP/JSON API (axum), paths from `faultline_proto::paths`. One file per area:
+//! [`workflows`] (client calls), [`tasks`] (worker calls), [`events`] (the live SSE stream),
+//! [`schedules`] (schedules and task queues). Errors are always an `ErrorBody` with a 4xx/5xx.
+
+pub mod events;
+pub mod schedules;
+pub mod tasks;
+pub mod workflows;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use faultline_proto::{paths, ErrorBody};
+use serde::de::DeserializeOwned;
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+
+/// An error answer: status plus `ErrorBody`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self { status, code: code.into(), message: message.into() }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let status = match &e {
+            EngineError::NotFound(_) => StatusCode::NOT_FOUND,
+            EngineError::Conflict(_) | EngineError::StaleToken(_) => StatusCode::CONFLICT,
+            EngineError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            EngineError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            EngineError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %e, "request failed");
+        }
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(ErrorBody { code: self.code, message: self.message })).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Parses a JSON body leniently about the content type (curl users forget it), strictly about
+/// its shape and size.
+pub fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
+    let bytes = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body is over the limit of {} bytes; send a smaller payload", paths::MAX_BODY_BYTES),
+            )
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {}", r.body_text()))
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the request body is not valid JSON for this endpoint: {e}; see engine/README.md for the expected shape"
+        ))
+    })
+}
+
+/// Like [`parse_body`], but an empty body means the default value.
+pub fn parse_optional_body<T: DeserializeOwned + Default>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
+    match &body {
+        Ok(b) if b.iter().all(|c| c.is_ascii_whitespace()) => Ok(T::default()),
+        _ => parse_body(body),
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn fallback() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see engine/README.md for the API")
+}
+
+/// The whole router.
+pub fn router(engine: Engine) -> Router {
+    use workflows as w;
+    Router::new()
+        .route(paths::HEALTH, get(healthz))
+        .route(paths::WORKFLOWS, post(w::start).get(w::list))
+        .route(paths::SIGNAL_WITH_START, post(w::signal_with_start))
+        .route("/api/v1/workflows/{id}", get(w::describe))
+        .route("/api/v1/workflows/{id}/signal", post(w::signal))
+        .route("/api/v1/workflows/{id}/cancel", post(w::cancel))
+        .route("/api/v1/workflows/{id}/terminate", post(w::terminate))
+        .route("/api/v1/workflows/{id}/history", get(w::history))
+        .route("/api/v1/workflows/{id}/result", get(w::result))
+        .route("/api/v1/workflows/{id}/activities/{seq}/retry-now", post(w::retry_now))
+        .route("/api/v1/workflows/{id}/activities/{seq}/attempts", get(w::attempts))
+        .route(paths::WORKFLOW_TASK_POLL, post(tasks::poll_workflow))
+        .route(paths::WORKFLOW_TASK_COMPLETE, post(tasks::complete_workflow))
+        .route(paths::WORKFLOW_TASK_FAIL, post(tasks::fail_workflow))
+        .route(paths::ACTIVITY_TASK_POLL, post(tasks::poll_activity))
+        .route(paths::ACTIVITY_TASK_COMPLETE, post(tasks::complete_activity))
+        .route(paths::ACTIVITY_TASK_FAIL, post(tasks::fail_activity))
+        .route(paths::ACTIVITY_TASK_HEARTBEAT, post(tasks::heartbeat))
+        .route(paths::EVENTS, get(events::stream))
+        .route(paths::SCHEDULES, post(schedules::create).get(schedules::list))
+        .route("/api/v1/schedules/{id}", get(schedules::get).delete(schedules::delete))
+        .route("/api/v1/task-queues/{name}", get(schedules::task_queue))
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(paths::MAX_BODY_BYTES))
+        .with_state(engine)
+}

@@ -1,0 +1,65 @@
+//! Long-poll dispatch: a poll claims a committed task row in a writer transaction that also
+//! records `workflow_task_started` / `activity_started`; with nothing to claim it waits for the
+//! queue's post-commit wake-up (or its timeout) and tries again.
+
+use std::time::Duration;
+
+use faultline_proto::{ActivityTask, PollRequest, WorkflowTask};
+
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::processor::{Polled, Request, Response};
+use crate::state::{Output, TaskKind};
+use crate::store::sqlite::read;
+
+/// Longest a poll is held open, whatever the client asks.
+pub const MAX_POLL_MS: u64 = 60_000;
+
+async fn poll(engine: &Engine, kind: TaskKind, req: PollRequest) -> Result<Option<Polled>> {
+    if req.task_queue.trim().is_empty() {
+        return Err(EngineError::BadRequest("task_queue is empty; name the queue to poll".into()));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(req.timeout_ms.min(MAX_POLL_MS));
+    let notify = engine.notifier().queue(kind, &req.task_queue);
+    let mut shutdown = engine.shutdown_signal();
+    loop {
+        engine.record_poller(&req.task_queue, kind.as_str(), &req.worker);
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable(); // registered before the claim: no wake-up can slip through
+        let claim = Request::Poll { kind, queue: req.task_queue.clone(), worker: req.worker.clone() };
+        if let Response::Polled(Some(p)) = engine.exec(claim).await? {
+            return Ok(Some(p));
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep_until(deadline) => return Ok(None),
+            _ = shutdown.changed() => return Ok(None),
+        }
+    }
+}
+
+pub async fn poll_workflow(engine: &Engine, req: PollRequest) -> Result<Option<WorkflowTask>> {
+    let Some(p) = poll(engine, TaskKind::Workflow, req).await? else { return Ok(None) };
+    let Output::WorkflowTask { token, attempt, started_event_id } = p.output else {
+        return Err(EngineError::Store("claimed a workflow task without its token".into()));
+    };
+    let run_id = p.run_id.clone();
+    let history = engine.read(move |c| read::history(c, &run_id, Some(started_event_id))).await?;
+    Ok(Some(WorkflowTask {
+        task_token: token,
+        workflow_id: p.workflow_id,
+        run_id: p.run_id,
+        workflow_type: p.workflow_type,
+        history,
+        attempt,
+    }))
+}
+
+pub async fn poll_activity(engine: &Engine, req: PollRequest) -> Result<Option<ActivityTask>> {
+    let Some(p) = poll(engine, TaskKind::Activity, req).await? else { return Ok(None) };
+    match p.output {
+        Output::ActivityTask(t) => Ok(Some(*t)),
+        _ => Err(EngineError::Store("claimed an activity task without its body".into())),
+    }
+}

@@ -1,0 +1,82 @@
+//! In-memory wake-ups, fired only after a commit. They carry no data the store does not have:
+//! a lost wake-up costs latency, never correctness, because every waiter re-reads the store.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{watch, Notify};
+
+use crate::processor::Notes;
+use crate::state::TaskKind;
+
+pub struct Notifier {
+    cursor: watch::Sender<u64>,
+    queues: Mutex<HashMap<(TaskKind, String), Arc<Notify>>>,
+    closed: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Woken when timers were armed, so the timer service re-reads the earliest due time.
+    pub timers: Notify,
+    /// When the timer service plans to wake up next; earlier new timers wake it sooner.
+    timer_wake_at: AtomicI64,
+}
+
+impl Notifier {
+    pub fn new(last_cursor: u64) -> Self {
+        Self {
+            cursor: watch::channel(last_cursor).0,
+            queues: Mutex::new(HashMap::new()),
+            closed: Mutex::new(HashMap::new()),
+            timers: Notify::new(),
+            timer_wake_at: AtomicI64::new(0),
+        }
+    }
+
+    /// The stream position of the last committed event.
+    pub fn cursor(&self) -> watch::Receiver<u64> {
+        self.cursor.subscribe()
+    }
+
+    pub fn queue(&self, kind: TaskKind, queue: &str) -> Arc<Notify> {
+        let mut m = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry((kind, queue.to_string())).or_default().clone()
+    }
+
+    /// Waited on by result long-polls of a workflow id.
+    pub fn closed(&self, workflow_id: &str) -> Arc<Notify> {
+        let mut m = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(workflow_id.to_string()).or_default().clone()
+    }
+
+    /// Called by the writer after a successful commit.
+    pub fn publish(&self, notes: Notes) {
+        if let Some(c) = notes.last_cursor {
+            self.cursor.send_replace(c);
+        }
+        if !notes.queues.is_empty() {
+            let m = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+            for key in &notes.queues {
+                if let Some(n) = m.get(key) {
+                    n.notify_waiters();
+                }
+            }
+        }
+        if !notes.closed_workflows.is_empty() {
+            let mut m = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+            for id in &notes.closed_workflows {
+                if let Some(n) = m.remove(id) {
+                    n.notify_waiters();
+                }
+            }
+        }
+        if let Some(at) = notes.earliest_timer {
+            if at < self.timer_wake_at.load(Ordering::SeqCst) {
+                self.timers.notify_one();
+            }
+        }
+    }
+
+    /// The timer service tells when it will wake up by itself.
+    pub fn set_timer_wake_at(&self, at: i64) {
+        self.timer_wake_at.store(at, Ordering::SeqCst);
+    }
+}

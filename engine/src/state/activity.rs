@@ -1,0 +1,306 @@
+//! Activities: scheduling, one `ActivityStarted` per attempt, retries with backoff, timeouts,
+//! heartbeats, cancellation, and the durable attempts record written with each transition.
+
+use faultline_proto::{
+    ActivityAttempt, ActivityOptions, ActivityTask, EventKind, Failure, Payload, PendingActivityState,
+    TimeoutKind,
+};
+
+use super::{stale, ActivityState, Builder, NewTask, Output, TaskKind, TimerKind, DEFAULT_START_TO_CLOSE_MS};
+use crate::error::{EngineError, Result};
+
+pub fn token(run_id: &str, seq: u64, attempt: u32) -> String {
+    format!("{run_id}~a~{seq}~{attempt}")
+}
+
+fn start_to_close_ms(o: &ActivityOptions) -> Option<u64> {
+    match (o.start_to_close_timeout_ms, o.schedule_to_close_timeout_ms) {
+        (Some(v), _) => Some(v),
+        (None, None) => Some(DEFAULT_START_TO_CLOSE_MS),
+        (None, Some(_)) => None,
+    }
+}
+
+pub fn schedule(b: &mut Builder, seq: u64, activity_type: String, input: Payload, options: ActivityOptions) {
+    let task_queue = options.task_queue.clone().unwrap_or_else(|| b.t.state.task_queue.clone());
+    b.event(EventKind::ActivityScheduled {
+        seq,
+        activity_type: activity_type.clone(),
+        input: input.clone(),
+        task_queue: task_queue.clone(),
+        options: options.clone(),
+    });
+    let deadline = options.schedule_to_close_timeout_ms.map(|ms| b.now.saturating_add(ms as i64));
+    if let Some(d) = deadline {
+        b.timer(TimerKind::ActivityScheduleToClose { seq }, d);
+    }
+    b.t.state.activities.insert(
+        seq,
+        ActivityState {
+            seq,
+            activity_type,
+            input,
+            task_queue,
+            options,
+            status: PendingActivityState::Scheduled,
+            cancel_requested: false,
+            attempt: 1,
+            scheduled_at_ms: b.now,
+            last_started_at_ms: None,
+            last_failure: None,
+            last_worker: None,
+            next_retry_at_ms: None,
+            last_heartbeat_at_ms: None,
+            heartbeat_details: None,
+            schedule_to_close_deadline_ms: deadline,
+        },
+    );
+    dispatch_attempt(b, seq);
+}
+
+/// Makes the current attempt dispatchable: a task row plus its schedule-to-start timeout.
+pub fn dispatch_attempt(b: &mut Builder, seq: u64) {
+    let now = b.now;
+    let Some(a) = b.t.state.activities.get_mut(&seq) else { return };
+    a.status = PendingActivityState::Scheduled;
+    a.next_retry_at_ms = None;
+    let (queue, attempt, s2s) = (a.task_queue.clone(), a.attempt, a.options.schedule_to_start_timeout_ms);
+    b.t.new_tasks.push(NewTask { kind: TaskKind::Activity, task_queue: queue, seq });
+    b.cancel_timer(TimerKind::ActivityRetry { seq });
+    if let Some(ms) = s2s {
+        b.timer(TimerKind::ActivityScheduleToStart { seq, attempt }, now.saturating_add(ms as i64));
+    }
+}
+
+/// A worker claimed the activity's task row.
+pub fn start(b: &mut Builder, seq: u64, worker: String) -> Result<()> {
+    let now = b.now;
+    let run_id = b.t.state.run_id.clone();
+    let workflow_id = b.t.state.workflow_id.clone();
+    let a = match b.t.state.activities.get_mut(&seq) {
+        Some(a) if a.status == PendingActivityState::Scheduled => a,
+        _ => return Err(stale("activity is not waiting for a worker")),
+    };
+    a.status = PendingActivityState::Started;
+    a.last_started_at_ms = Some(now);
+    a.last_worker = Some(worker.clone());
+    a.last_heartbeat_at_ms = None;
+    let a = a.clone();
+    b.event(EventKind::ActivityStarted { seq, attempt: a.attempt, worker: worker.clone() });
+    b.cancel_timer(TimerKind::ActivityScheduleToStart { seq, attempt: a.attempt });
+    let mut deadline = a.schedule_to_close_deadline_ms;
+    if let Some(ms) = start_to_close_ms(&a.options) {
+        let d = now.saturating_add(ms as i64);
+        b.timer(TimerKind::ActivityStartToClose { seq, attempt: a.attempt }, d);
+        deadline = Some(deadline.map_or(d, |x| x.min(d)));
+    }
+    if let Some(ms) = a.options.heartbeat_timeout_ms {
+        b.timer(TimerKind::ActivityHeartbeat { seq, attempt: a.attempt }, now.saturating_add(ms as i64));
+    }
+    b.t.attempts.push(ActivityAttempt {
+        seq,
+        attempt: a.attempt,
+        worker,
+        started_at_ms: now,
+        ended_at_ms: None,
+        outcome: "running".into(),
+        failure: None,
+        next_retry_at_ms: None,
+    });
+    b.t.output = Output::ActivityTask(Box::new(ActivityTask {
+        task_token: token(&run_id, seq, a.attempt),
+        workflow_id,
+        run_id: run_id.clone(),
+        seq,
+        activity_type: a.activity_type.clone(),
+        input: a.input.clone(),
+        attempt: a.attempt,
+        idempotency_key: format!("{run_id}:{seq}"),
+        heartbeat_details: a.heartbeat_details.clone(),
+        deadline_ms: deadline,
+        heartbeat_timeout_ms: a.options.heartbeat_timeout_ms,
+    }));
+    Ok(())
+}
+
+/// Resolves a token to the seq of a started attempt.
+fn check_token(b: &Builder, token: &str) -> Result<u64> {
+    let parts: Vec<&str> = token.split('~').collect();
+    let (seq, attempt) = match parts.as_slice() {
+        [_, "a", seq, attempt] => match (seq.parse::<u64>(), attempt.parse::<u32>()) {
+            (Ok(s), Ok(a)) => (s, a),
+            _ => return Err(EngineError::BadRequest(format!("activity task token {token:?} is malformed"))),
+        },
+        _ => return Err(EngineError::BadRequest(format!(
+            "{token:?} is not an activity task token; pass the task_token of the activity poll"
+        ))),
+    };
+    match b.t.state.activities.get(&seq) {
+        Some(a) if a.status == PendingActivityState::Started && a.attempt == attempt => Ok(seq),
+        _ => Err(stale(&format!("activity {seq} attempt {attempt} token is stale"))),
+    }
+}
+
+fn cancel_activity_timers(b: &mut Builder, seq: u64, attempt: u32) {
+    b.cancel_timer(TimerKind::ActivityRetry { seq });
+    b.cancel_timer(TimerKind::ActivityScheduleToStart { seq, attempt });
+    b.cancel_timer(TimerKind::ActivityStartToClose { seq, attempt });
+    b.cancel_timer(TimerKind::ActivityScheduleToClose { seq });
+    b.cancel_timer(TimerKind::ActivityHeartbeat { seq, attempt });
+}
+
+fn end_attempt(b: &mut Builder, a: &ActivityState, outcome: &str, failure: Option<Failure>, next: Option<i64>) {
+    if let (Some(started), Some(worker)) = (a.last_started_at_ms, a.last_worker.clone()) {
+        b.t.attempts.push(ActivityAttempt {
+            seq: a.seq,
+            attempt: a.attempt,
+            worker,
+            started_at_ms: started,
+            ended_at_ms: Some(b.now),
+            outcome: outcome.into(),
+            failure,
+            next_retry_at_ms: next,
+        });
+    }
+}
+
+pub fn complete(b: &mut Builder, token: &str, result: Payload) -> Result<()> {
+    let seq = check_token(b, token)?;
+    let Some(a) = b.t.state.activities.remove(&seq) else { return Err(stale("activity")) };
+    end_attempt(b, &a, "completed", None, None);
+    cancel_activity_timers(b, seq, a.attempt);
+    b.event(EventKind::ActivityCompleted { seq, attempt: a.attempt, result });
+    b.want_wft();
+    Ok(())
+}
+
+pub fn fail(b: &mut Builder, token: &str, failure: Failure) -> Result<()> {
+    let seq = check_token(b, token)?;
+    attempt_failed(b, seq, Err(failure));
+    Ok(())
+}
+
+pub fn timed_out(b: &mut Builder, seq: u64, why: TimeoutKind) {
+    attempt_failed(b, seq, Ok(why));
+}
+
+/// One attempt ended badly: retry after a backoff, or tell the workflow.
+fn attempt_failed(b: &mut Builder, seq: u64, why: std::result::Result<TimeoutKind, Failure>) {
+    let now = b.now;
+    let Some(a) = b.t.state.activities.get(&seq).cloned() else { return };
+    let was_started = a.status == PendingActivityState::Started;
+    if a.status == PendingActivityState::Scheduled {
+        b.t.remove_tasks.push((TaskKind::Activity, seq));
+    }
+    let failure = match &why {
+        Err(f) => f.clone(),
+        Ok(kind) => Failure::new(format!("activity attempt {} timed out ({kind:?})", a.attempt)),
+    };
+    if a.cancel_requested {
+        if was_started {
+            end_attempt(b, &a, "canceled", Some(failure), None);
+        }
+        b.t.state.activities.remove(&seq);
+        cancel_activity_timers(b, seq, a.attempt);
+        b.event(EventKind::ActivityCanceled { seq });
+        b.want_wft();
+        return;
+    }
+    let policy = &a.options.retry_policy;
+    let retryable = match &why {
+        Err(f) => {
+            !f.non_retryable
+                && !f.error_type.as_ref().is_some_and(|t| policy.non_retryable_error_types.contains(t))
+        }
+        Ok(TimeoutKind::StartToClose) | Ok(TimeoutKind::Heartbeat) => true,
+        Ok(_) => false,
+    };
+    let attempts_left = policy.maximum_attempts == 0 || a.attempt < policy.maximum_attempts;
+    let next = now.saturating_add(policy.backoff_ms(a.attempt).min(i64::MAX as u64 / 4) as i64);
+    let in_deadline = a.schedule_to_close_deadline_ms.is_none_or(|d| next < d);
+    let next_retry = (retryable && attempts_left && in_deadline).then_some(next);
+    let outcome = if why.is_ok() { "timed_out" } else { "failed" };
+    if was_started {
+        end_attempt(b, &a, outcome, Some(failure.clone()), next_retry);
+    }
+    b.cancel_timer(TimerKind::ActivityStartToClose { seq, attempt: a.attempt });
+    b.cancel_timer(TimerKind::ActivityHeartbeat { seq, attempt: a.attempt });
+    b.cancel_timer(TimerKind::ActivityScheduleToStart { seq, attempt: a.attempt });
+    match why {
+        Err(failure) => b.event(EventKind::ActivityFailed { seq, attempt: a.attempt, failure, next_retry_at_ms: next_retry }),
+        Ok(timeout) => b.event(EventKind::ActivityTimedOut { seq, attempt: a.attempt, timeout, next_retry_at_ms: next_retry }),
+    };
+    match next_retry {
+        Some(at) => {
+            if let Some(s) = b.t.state.activities.get_mut(&seq) {
+                s.status = PendingActivityState::Backoff;
+                s.attempt += 1;
+                s.next_retry_at_ms = Some(at);
+                s.last_failure = Some(failure);
+            }
+            b.timer(TimerKind::ActivityRetry { seq }, at);
+        }
+        None => {
+            b.t.state.activities.remove(&seq);
+            cancel_activity_timers(b, seq, a.attempt);
+            b.want_wft();
+        }
+    }
+}
+
+pub fn heartbeat(b: &mut Builder, token: &str, details: Option<Payload>) -> Result<()> {
+    let seq = check_token(b, token)?;
+    let now = b.now;
+    let Some(a) = b.t.state.activities.get_mut(&seq) else { return Err(stale("activity")) };
+    a.last_heartbeat_at_ms = Some(now);
+    if details.is_some() {
+        a.heartbeat_details = details;
+    }
+    let (attempt, hb, cancel) = (a.attempt, a.options.heartbeat_timeout_ms, a.cancel_requested);
+    if let Some(ms) = hb {
+        b.timer(TimerKind::ActivityHeartbeat { seq, attempt }, now.saturating_add(ms as i64));
+    }
+    b.t.output = Output::Heartbeat { cancel_requested: cancel };
+    Ok(())
+}
+
+/// The workflow asked to cancel an activity. Not yet started: canceled at once. Started: the
+/// worker learns it from its next heartbeat, and its report closes the activity as canceled.
+pub fn request_cancel(b: &mut Builder, seq: u64) {
+    let Some(a) = b.t.state.activities.get(&seq).cloned() else { return };
+    if a.cancel_requested {
+        return;
+    }
+    b.event(EventKind::ActivityCancelRequested { seq });
+    if a.status == PendingActivityState::Started {
+        if let Some(s) = b.t.state.activities.get_mut(&seq) {
+            s.cancel_requested = true;
+        }
+        return;
+    }
+    if a.status == PendingActivityState::Scheduled {
+        b.t.remove_tasks.push((TaskKind::Activity, seq));
+    }
+    b.t.state.activities.remove(&seq);
+    cancel_activity_timers(b, seq, a.attempt);
+    b.event(EventKind::ActivityCanceled { seq });
+    b.want_wft();
+}
+
+/// "Retry now": a presenter cannot wait out a backoff on stage.
+pub fn retry_now(b: &mut Builder, seq: u64) -> Result<()> {
+    match b.t.state.activities.get(&seq) {
+        Some(a) if a.status == PendingActivityState::Backoff => {
+            dispatch_attempt(b, seq);
+            Ok(())
+        }
+        Some(a) => Err(EngineError::Conflict(format!(
+            "activity {seq} is not waiting for a retry (it is {:?}); retry-now only skips a backoff",
+            a.status
+        ))),
+        None => Err(EngineError::NotFound(format!(
+            "workflow {} has no pending activity with seq {seq}; see pending_activities in describe",
+            b.t.state.workflow_id
+        ))),
+    }
+}

@@ -1,0 +1,48 @@
+//! Durable storage behind a narrow interface.
+//!
+//! The transition logic never sees SQL: the [`crate::processor`] talks to a [`StoreTx`], one
+//! open write transaction, and reads go through [`sqlite::Reader`]. A PostgreSQL store would
+//! implement [`StoreTx`] over its own transaction and reuse everything else.
+//!
+//! Layout: [`sqlite`] opens the file and runs the versioned migrations, [`sqlite::tx`] implements
+//! [`StoreTx`], [`sqlite::writer`] is the single writer thread doing group commit, and
+//! [`sqlite::read`] holds the queries of the API.
+
+pub mod sqlite;
+
+use faultline_proto::{EpochMillis, ScheduleInfo};
+
+use crate::error::Result;
+use crate::state::{RunState, TaskKind, TimerKind, Transition};
+
+/// A due timer row.
+#[derive(Debug, Clone)]
+pub struct DueTimer {
+    pub owner: String,
+    pub kind: TimerKind,
+}
+
+/// Owner of timers that belong to no run (schedules).
+pub const SCHEDULE_OWNER: &str = "~schedules";
+
+/// One open write transaction. Every method sees the writes made before it in the same
+/// transaction; nothing is visible to readers until the writer commits.
+pub trait StoreTx {
+    fn load_run(&mut self, run_id: &str) -> Result<Option<RunState>>;
+    /// The latest run of a workflow id.
+    fn current_run_id(&mut self, workflow_id: &str) -> Result<Option<String>>;
+    fn set_current_run(&mut self, workflow_id: &str, run_id: &str) -> Result<()>;
+    /// Writes a transition atomically with the rest of this transaction: appends its events,
+    /// upserts the run row, inserts/removes task rows, arms/cancels timers, upserts attempts.
+    /// Returns the stream cursor of the last event written, if any.
+    fn write(&mut self, t: &Transition) -> Result<Option<u64>>;
+    /// Takes the oldest task of a queue (deleting its row), returning its run and seq.
+    fn claim_task(&mut self, kind: TaskKind, queue: &str) -> Result<Option<(String, u64)>>;
+    fn due_timers(&mut self, now: EpochMillis, limit: usize) -> Result<Vec<DueTimer>>;
+    fn delete_timer(&mut self, owner: &str, kind: &TimerKind) -> Result<()>;
+    fn put_timer(&mut self, owner: &str, kind: &TimerKind, fire_at: EpochMillis) -> Result<()>;
+    fn next_timer_at(&mut self) -> Result<Option<EpochMillis>>;
+    fn get_schedule(&mut self, id: &str) -> Result<Option<ScheduleInfo>>;
+    fn put_schedule(&mut self, info: &ScheduleInfo) -> Result<()>;
+    fn delete_schedule(&mut self, id: &str) -> Result<bool>;
+}

@@ -1,0 +1,163 @@
+//! The SQLite store: one file, WAL, `synchronous=FULL` (an acknowledged commit is on disk),
+//! versioned migrations recorded in `schema_migrations`, one writer thread ([`writer`]) and
+//! any number of read connections ([`Reader`]).
+//!
+//! Tables: `runs` (one row per run: indexed columns plus the compact state as JSON),
+//! `workflow_ids` (latest run per id), `events` (append-only history; the autoincrement
+//! `cursor` is the global stream position), `tasks` (dispatchable task rows), `timers` (every
+//! delayed thing, indexed by due time), `attempts` (every activity attempt), `schedules`.
+
+pub mod read;
+pub mod tx;
+pub mod writer;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::Connection;
+
+use crate::error::{EngineError, Result};
+
+/// Schema versions, applied in order, each in its own transaction.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    workflow_id TEXT NOT NULL,
+    workflow_type TEXT NOT NULL,
+    task_queue TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at_ms INTEGER NOT NULL,
+    closed_at_ms INTEGER,
+    parent_workflow_id TEXT,
+    retrying INTEGER NOT NULL DEFAULT 0,
+    history_length INTEGER NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE INDEX runs_by_status ON runs(status, started_at_ms);
+CREATE INDEX runs_by_workflow ON runs(workflow_id, started_at_ms);
+CREATE TABLE workflow_ids (workflow_id TEXT PRIMARY KEY, run_id TEXT NOT NULL);
+CREATE TABLE events (
+    cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    workflow_id TEXT NOT NULL,
+    workflow_type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    UNIQUE (run_id, event_id)
+);
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind INTEGER NOT NULL,
+    task_queue TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    UNIQUE (run_id, kind, seq)
+);
+CREATE INDEX tasks_dispatch ON tasks(kind, task_queue, id);
+CREATE TABLE timers (
+    owner TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fire_at_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    PRIMARY KEY (owner, key)
+);
+CREATE INDEX timers_due ON timers(fire_at_ms);
+CREATE TABLE attempts (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq, attempt)
+);
+CREATE TABLE schedules (schedule_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+"#,
+)];
+
+/// Latest schema version this build knows.
+pub fn schema_version() -> i64 {
+    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Opens (creating if needed) the database and brings its schema up to date.
+pub fn open_writer(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            EngineError::Store(format!("cannot create the directory {}: {e}", dir.display()))
+        })?;
+    }
+    let mut conn = Connection::open(path).map_err(|e| {
+        EngineError::Store(format!("cannot open the database {}: {e}; check the --db path and its permissions", path.display()))
+    })?;
+    configure(&conn)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)",
+    )?;
+    let current: i64 =
+        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    if current > schema_version() {
+        return Err(EngineError::Store(format!(
+            "the database has schema version {current}, newer than this engine ({}); use a newer engine",
+            schema_version()
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+        tx.execute("INSERT INTO schema_migrations(version, applied_at_ms) VALUES (?1, ?2)", (version, now))?;
+        tx.commit()?;
+        tracing::info!(version, "applied schema migration");
+    }
+    Ok(())
+}
+
+/// A small pool of read-only connections; reads never block the writer (WAL).
+pub struct Reader {
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl Reader {
+    pub fn new(path: &Path) -> Self {
+        Self { path: path.to_path_buf(), pool: Mutex::new(Vec::new()) }
+    }
+
+    /// Runs `f` on a pooled connection (blocking: call from `spawn_blocking`).
+    pub fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.pool.lock().ok().and_then(|mut p| p.pop());
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open(&self.path)?;
+                c.busy_timeout(std::time::Duration::from_secs(10))?;
+                c.pragma_update(None, "query_only", "ON")?;
+                c.set_prepared_statement_cache_capacity(64);
+                c
+            }
+        };
+        let out = f(&conn);
+        if let Ok(mut p) = self.pool.lock() {
+            if p.len() < 16 {
+                p.push(conn);
+            }
+        }
+        out
+    }
+}

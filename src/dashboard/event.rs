@@ -1,0 +1,62 @@
+//! The messages in and out of the pure [`crate::dashboard::App`]: [`AppEvent`] (everything that
+//! can change what is on screen) and [`ActionRequest`] (the I/O the app asks the run loop to do).
+
+use crossterm::event::KeyEvent;
+use faultline_proto::{DescribeWorkflowResponse, HistoryEvent, PollerInfo, StreamEvent, WorkflowSummary};
+
+use super::link::ScenarioEvent;
+use crate::runtime::{LogLine, PodAction, PodStatus};
+
+/// Everything the app state reacts to. Nothing here performs I/O.
+#[derive(Debug, Clone)]
+pub enum AppEvent {
+    /// One committed event from the engine's live stream.
+    Stream(StreamEvent),
+    /// The event stream is connected (again).
+    EngineConnected,
+    /// The event stream dropped; it reconnects by itself after `retry_in_ms`.
+    EngineUnreachable { error: String, retry_in_ms: u64 },
+    /// Answer to a list: rows for workflows not seen on the stream yet.
+    WorkflowList(Vec<WorkflowSummary>),
+    /// Answer to a describe of the selected workflow.
+    Described(Box<DescribeWorkflowResponse>),
+    /// A full history fetched for one run (backfill for workflows not covered by the stream).
+    History { workflow_id: String, run_id: String, workflow_type: String, events: Vec<HistoryEvent> },
+    /// Pollers seen on the main task queue (empty: no worker is polling).
+    Pollers { task_queue: String, pollers: Vec<PollerInfo> },
+    /// A pod status snapshot.
+    Pod(PodStatus),
+    /// The pod runtime is not usable (e.g. Docker not running); the message says why.
+    PodsUnavailable(String),
+    /// One line of a pod's log.
+    Log(LogLine),
+    /// A scenario runner reported something.
+    Scenario(ScenarioEvent),
+    /// An action requested earlier finished: `Ok(detail)` or `Err(message)`.
+    ActionDone { id: u64, result: Result<String, String> },
+    /// Time passed (from the injected clock).
+    Tick { now_ms: i64 },
+    /// A key was pressed.
+    Key(KeyEvent),
+}
+
+/// I/O the app asks for. The run loop executes it off the render path and answers with
+/// [`AppEvent::ActionDone`] where an `id` is given.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionRequest {
+    Pod { id: u64, pod: String, action: PodAction },
+    /// Rebuild the pod's binary and image from source, then redeploy it (the workshop loop).
+    /// `version` is the tag to deploy again once rebuilt (the one running now).
+    RebuildAndRedeploy { id: u64, pod: String, version: String },
+    RetryNow { id: u64, workflow_id: String, seq: u64 },
+    Signal { id: u64, workflow_id: String, name: String, payload: serde_json::Value },
+    Cancel { id: u64, workflow_id: String },
+    Terminate { id: u64, workflow_id: String },
+    StartOrder { id: u64, workflow_id: String },
+    /// Next presenter step of the scenario.
+    ScenarioAdvance,
+    /// Fetch `describe` for the selected workflow (pollers, pending workflow task).
+    Describe { workflow_id: String },
+    /// Leave the dashboard; `leave_pods_running` decides whether the topology is taken down.
+    Quit { leave_pods_running: bool },
+}

@@ -1,0 +1,113 @@
+//! Opening the dashboard from the CLI: `faultline` (the all-up scenario), `faultline run FILE`
+//! and `faultline attach`. Everything slow and chatty (validating the scenario, choosing the
+//! runtime, building images) happens here, on the plain terminal, before the screen switches.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::clock::SystemClock;
+use super::run::{run_dashboard, DashboardError, DashboardExit, DashboardOptions};
+use super::theme::ThemeName;
+use crate::runtime::{self, PodRuntime, RuntimeChoice};
+use crate::scenario::runner::{self, RunConfig};
+use crate::scenario::{self, Context, ScenarioError};
+
+/// The engine's address when no runtime tells it.
+pub const DEFAULT_ENGINE_URL: &str = "http://127.0.0.1:7233";
+
+/// What to open.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// Run this scenario file, driven from the dashboard.
+    Scenario(PathBuf),
+    /// Watch an engine (and pods) already running; never brings anything up or down.
+    Attach { engine_url: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct LaunchOptions {
+    pub mode: Mode,
+    pub compose: PathBuf,
+    pub runtime: RuntimeChoice,
+    pub theme: ThemeName,
+    /// Divides every wait of the scenario.
+    pub speed: f64,
+    /// Bring the topology up before the first step (`false`: use the pods already running).
+    pub bring_up: bool,
+    /// Answer to "leave the pods running?" given up front (for scripts).
+    pub leave_pods_running: Option<bool>,
+    /// Write the scenario's report here (.json or .md) when the dashboard closes.
+    pub report: Option<PathBuf>,
+}
+
+/// Why the dashboard did not open or ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+    #[error(transparent)]
+    Dashboard(#[from] DashboardError),
+}
+
+/// Opens the dashboard and returns when the user quits.
+pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
+    let mut opts = DashboardOptions {
+        engine_url: DEFAULT_ENGINE_URL.into(),
+        runtime: None,
+        runtime_unavailable: None,
+        scenario: None,
+        theme: o.theme,
+        clock: Arc::new(SystemClock),
+        task_queue: "orders".into(),
+        compose_path: o.compose.clone(),
+        leave_pods_running: o.leave_pods_running,
+        new_order: Default::default(),
+    };
+    match &o.mode {
+        Mode::Scenario(path) => {
+            let speed = crate::scenario::headless::check_speed(o.speed).map_err(ScenarioError::Usage)?;
+            // Validate before touching any pod: a typo must not cost a topology start.
+            let ctx = Context::from_compose(&o.compose)?;
+            let sc = scenario::load(path, &ctx).map_err(ScenarioError::from)?;
+            let connected = runtime::connect(o.runtime, &o.compose).await?;
+            if let Some(n) = &connected.notice {
+                eprintln!("{n}");
+            }
+            let rt: Arc<dyn PodRuntime> = Arc::from(connected.runtime);
+            if rt.kind() == "docker" && o.bring_up {
+                eprintln!("Building the images that are missing or out of date…");
+                runtime::images::ensure_images(&o.compose, false).await?;
+            }
+            let client = faultline_sdk::Client::new(rt.engine_url()).map_err(|e| ScenarioError::Engine(e.to_string()))?;
+            let cfg = RunConfig { speed, auto_advance: false, bring_up: o.bring_up, terminate_leftovers: false, ..RunConfig::default() };
+            opts.engine_url = rt.engine_url();
+            opts.scenario = Some(runner::spawn(rt.clone(), client, sc, cfg));
+            opts.runtime = Some(rt);
+        }
+        Mode::Attach { engine_url } => {
+            // Attaching never takes down what it did not start.
+            opts.leave_pods_running = Some(true);
+            match runtime::connect(o.runtime, &o.compose).await {
+                Ok(c) => {
+                    opts.engine_url = c.runtime.engine_url();
+                    opts.runtime = Some(Arc::from(c.runtime));
+                }
+                Err(e) => opts.runtime_unavailable = Some(e.to_string()),
+            }
+            if let Some(url) = engine_url {
+                opts.engine_url = url.clone();
+            }
+        }
+    }
+    let exit = run_dashboard(opts).await?;
+    if let (Some(path), Some(report)) = (&o.report, &exit.report) {
+        report.write(path)?;
+        eprintln!("Report written to {}", path.display());
+    }
+    if let Some(r) = &exit.report {
+        eprintln!("Scenario {}: {}", r.title, if r.passed { "all expectations met" } else { "an expectation failed" });
+    }
+    Ok(exit)
+}

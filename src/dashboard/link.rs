@@ -1,0 +1,60 @@
+//! The dashboard's side of the scenario runner (src/scenario/runner): [`ScenarioEvent`] is what
+//! the screen needs of a run, and [`from_run_event`] translates the runner's events into it.
+//!
+//! Keeping the app's own small enum (instead of the runner's types) lets tests feed a scenario
+//! to the pure [`crate::dashboard::App`] without a runner, and keeps the panel independent of
+//! the runner's bookkeeping (counts, reports).
+
+use crate::scenario::runner::RunEvent;
+
+/// One step of a scenario as listed on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepInfo {
+    /// Short title, e.g. "Deploy the fixed payment pod".
+    pub title: String,
+    /// What starts it, as text: "presenter (space)", "at 10s", "when retrying >= 5".
+    pub trigger: String,
+}
+
+/// What the scenario panel is told.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScenarioEvent {
+    /// The scenario was loaded: its title, description and steps.
+    Loaded { title: String, description: String, steps: Vec<StepInfo> },
+    /// Step `index` (0-based) waits for its trigger; `presenter` when that is the space bar.
+    Waiting { index: usize, text: String, presenter: bool },
+    /// Step `index` started; its narration line is shown in large text.
+    StepStarted { index: usize, narration: String },
+    /// Step `index` finished (ok, or failed with a message).
+    StepFinished { index: usize, ok: bool, message: Option<String> },
+    /// The runner did something (a pod action, starting orders): confirmed on screen.
+    Action { text: String, ok: bool, detail: Option<String> },
+    /// A remark (setup progress, ...).
+    Note(String),
+    /// An expectation was checked: `passed` is `None` while it is still being watched.
+    Expectation { name: String, passed: Option<bool>, measured: String },
+    /// The scenario ended.
+    Finished { passed: bool },
+}
+
+/// The runner's event as the dashboard shows it (`None` for what the dashboard gets elsewhere:
+/// counts and the engine link come from its own event stream).
+pub fn from_run_event(e: RunEvent) -> Option<ScenarioEvent> {
+    Some(match e {
+        RunEvent::Plan { title, description, steps, .. } => ScenarioEvent::Loaded {
+            title,
+            description,
+            steps: steps.into_iter().map(|s| StepInfo { title: s.title, trigger: s.gate }).collect(),
+        },
+        RunEvent::Note { text, .. } => ScenarioEvent::Note(text),
+        RunEvent::Waiting { step, text } => {
+            let presenter = text.contains("presenter") || text.contains("space");
+            ScenarioEvent::Waiting { index: step, text, presenter }
+        }
+        RunEvent::StepStarted { step, narration, .. } => ScenarioEvent::StepStarted { index: step, narration },
+        RunEvent::Action { text, ok, detail, .. } => ScenarioEvent::Action { text, ok, detail },
+        RunEvent::Expectation(r) => ScenarioEvent::Expectation { name: r.expectation, passed: Some(r.passed), measured: r.measured },
+        RunEvent::Finished(report) => ScenarioEvent::Finished { passed: report.passed },
+        RunEvent::Counts { .. } | RunEvent::Engine { .. } => return None,
+    })
+}

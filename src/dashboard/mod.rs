@@ -1,0 +1,42 @@
+//! The live terminal dashboard (ratatui + crossterm).
+//!
+//! The state is pure: [`App::update`] folds an [`AppEvent`] (a stream event, a pod status, a log
+//! line, a key, a tick of the injected clock, ...) into the state and returns
+//! [`ActionRequest`]s; it never does I/O. [`ui::draw`] renders the state, one file per panel.
+//! The `run` module owns the terminal and the event loop, runs every engine and Docker call in
+//! tokio tasks, and feeds their results back as events.
+//!
+//! Layout:
+//! - `app`, `keys`: the state and the key bindings.
+//! - `state`: workflows folded from their histories, with incremental counts.
+//! - `views`: pods, logs and scenario panel state.
+//! - `event`: [`AppEvent`] and [`ActionRequest`].
+//! - `link`: what the scenario panel needs of a run ([`ScenarioEvent`]), from the runner's events.
+//! - `commands`: the equivalent CLI / curl command of every action.
+//! - `theme`, `clock`, `ui`: colours, injected time, drawing.
+//! - `run`: terminal, event loop, I/O tasks; [`run_dashboard`]. `rebuild`: the workshop loop.
+//! - `launch`: what the CLI calls: validate, choose the runtime, build images, then run.
+
+pub mod app;
+pub mod clock;
+pub mod commands;
+pub mod event;
+mod keys;
+pub mod launch;
+pub mod link;
+mod rebuild;
+pub mod run;
+pub mod state;
+pub mod theme;
+pub mod ui;
+pub mod views;
+
+pub use app::{App, AppOptions, NewOrder, Panel, StatusFilter};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use event::{ActionRequest, AppEvent};
+pub use link::{from_run_event, ScenarioEvent, StepInfo};
+pub use run::{run_dashboard, DashboardError, DashboardExit, DashboardOptions};
+pub use theme::{Theme, ThemeName};
+
+#[cfg(test)]
+mod tests;

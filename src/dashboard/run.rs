@@ -1,0 +1,343 @@
+//! The impure half of the dashboard: the terminal, the event loop and the I/O tasks.
+//!
+//! - The terminal is put in raw mode on the alternate screen and restored on exit, on a panic
+//!   (ratatui's panic hook) and on Ctrl-C (a key in raw mode, SIGINT otherwise).
+//! - Every engine and pod call runs in a tokio task that sends [`AppEvent`]s into one bounded
+//!   channel; the loop only drains that channel, so drawing never waits on I/O.
+//! - A frame is drawn only when the state changed, or on each tick while a countdown is shown.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use faultline_sdk::{Client, StartOptions, StreamItem};
+use tokio::sync::mpsc;
+
+use super::app::{App, AppOptions, NewOrder};
+use super::clock::Clock;
+use super::event::{ActionRequest, AppEvent};
+use super::link::from_run_event;
+use super::theme::ThemeName;
+use crate::runtime::PodRuntime;
+use crate::scenario::report::Report;
+use crate::scenario::runner::{RunCommand, RunHandle};
+
+/// Everything one dashboard session needs.
+pub struct DashboardOptions {
+    /// Engine base URL, e.g. `http://127.0.0.1:7233`.
+    pub engine_url: String,
+    /// Pods to show and control; `None` when attached to an engine only.
+    pub runtime: Option<Arc<dyn PodRuntime>>,
+    /// Shown as "Docker not running: …" when no runtime could be had (e.g. `attach` without Docker).
+    pub runtime_unavailable: Option<String>,
+    /// A scenario run driven from the dashboard (space = next presenter step).
+    pub scenario: Option<RunHandle>,
+    pub theme: ThemeName,
+    pub clock: Arc<dyn Clock>,
+    /// Task queue whose pollers decide "no worker polling".
+    pub task_queue: String,
+    /// The topology file, for rebuild-and-redeploy.
+    pub compose_path: PathBuf,
+    /// Answer to "leave the pods running?" given up front; `None` asks on quit.
+    pub leave_pods_running: Option<bool>,
+    /// What `n` starts.
+    pub new_order: NewOrder,
+}
+
+/// How the session ended.
+#[derive(Debug)]
+pub struct DashboardExit {
+    /// The user's (or the flag's) answer; when false the pods were taken down.
+    pub leave_pods_running: bool,
+    /// The scenario's report, when a scenario ran to its end (or was aborted on quit).
+    pub report: Option<Report>,
+}
+
+/// Why the dashboard could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardError {
+    #[error("the terminal could not be used ({0}); run the dashboard in an interactive terminal, or use `--headless`")]
+    Terminal(#[from] std::io::Error),
+    #[error("engine URL: {0}")]
+    Engine(#[from] faultline_sdk::ClientError),
+    #[error("taking the pods down failed: {0}; remove them with `faultline down`")]
+    Down(String),
+}
+
+/// Runs the dashboard until the user quits.
+pub async fn run_dashboard(opts: DashboardOptions) -> Result<DashboardExit, DashboardError> {
+    let client = Client::new(opts.engine_url.clone())?;
+    let app_opts = AppOptions {
+        theme: opts.theme,
+        engine_url: opts.engine_url.clone(),
+        task_queue: opts.task_queue.clone(),
+        runtime_kind: opts.runtime.as_ref().map(|r| r.kind().to_string()),
+        leave_pods_running: opts.leave_pods_running,
+        new_order: opts.new_order.clone(),
+    };
+    let mut app = App::new(app_opts, opts.clock.now_ms());
+    let (tx, mut rx) = mpsc::channel::<AppEvent>(8192);
+    let mut tasks = spawn_feeds(&opts, &client, &tx);
+    if let Some(why) = &opts.runtime_unavailable {
+        app.update(AppEvent::PodsUnavailable(why.clone()));
+    }
+    let (scenario_cmds, scenario_task) = match opts.scenario {
+        Some(RunHandle { mut events, commands, task }) => {
+            let tx = tx.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(e) = events.recv().await {
+                    if let Some(se) = from_run_event(e) {
+                        if tx.send(AppEvent::Scenario(se)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }));
+            (Some(commands), Some(task))
+        }
+        None => (None, None),
+    };
+    let exec = Executor { client, runtime: opts.runtime.clone(), tx: tx.clone(), scenario: scenario_cmds.clone(), compose: opts.compose_path.clone(), new_order: opts.new_order.clone() };
+
+    let mut terminal = ratatui::try_init()?;
+    let result = event_loop(&mut terminal, &mut app, &mut rx, &exec, opts.clock.as_ref()).await;
+    let restored = ratatui::try_restore();
+    for t in tasks {
+        t.abort();
+    }
+    let leave = result?;
+    restored?;
+
+    let report = match (scenario_cmds, scenario_task) {
+        (Some(cmds), Some(task)) => {
+            let _ = cmds.send(RunCommand::Abort);
+            if !task.is_finished() {
+                eprintln!("Stopping the scenario and writing its report…");
+            }
+            task.await.ok()
+        }
+        _ => None,
+    };
+    if !leave {
+        if let Some(rt) = &opts.runtime {
+            eprintln!("Taking the pods down…");
+            rt.down(false).await.map_err(|e| DashboardError::Down(e.to_string()))?;
+        }
+    }
+    Ok(DashboardExit { leave_pods_running: leave, report })
+}
+
+/// The loop: draw if needed, then wait for a key, an I/O result, a tick or Ctrl-C.
+/// Returns the answer to "leave the pods running?".
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    rx: &mut mpsc::Receiver<AppEvent>,
+    exec: &Executor,
+    clock: &dyn Clock,
+) -> Result<bool, DashboardError> {
+    let mut keys = EventStream::new();
+    let mut force_draw = true;
+    loop {
+        if app.take_dirty() || force_draw {
+            terminal.draw(|f| super::ui::draw(f, app))?;
+            force_draw = false;
+        }
+        // Tick fast only while something on screen counts down; otherwise once a second
+        // (ages are shown in whole seconds), which keeps an idle dashboard near zero CPU.
+        let now = clock.now_ms();
+        let wait_ms = if app.animating() { 100 } else { 1000 - now.rem_euclid(1000) + 1 };
+        let mut requests = Vec::new();
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { continue };
+                requests.extend(app.update(ev));
+                // Drain what is already queued before drawing: one frame per burst, not per event.
+                for _ in 0..50_000 {
+                    match rx.try_recv() {
+                        Ok(ev) => requests.extend(app.update(ev)),
+                        Err(_) => break,
+                    }
+                }
+            }
+            key = keys.next() => match key {
+                Some(Ok(Event::Key(k))) => requests.extend(app.update(AppEvent::Key(k))),
+                Some(Ok(Event::Resize(..))) => force_draw = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(DashboardError::Terminal(e)),
+                None => return Ok(app.opts.leave_pods_running.unwrap_or(true)),
+            },
+            _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {
+                requests.extend(app.update(AppEvent::Tick { now_ms: clock.now_ms() }));
+            }
+            _ = tokio::signal::ctrl_c() => return Ok(app.opts.leave_pods_running.unwrap_or(true)),
+        }
+        for r in requests {
+            if let ActionRequest::Quit { leave_pods_running } = r {
+                return Ok(leave_pods_running);
+            }
+            exec.run(r);
+        }
+    }
+}
+
+/// Background feeds: the engine's event stream, the pollers of the task queue, pod status and logs.
+fn spawn_feeds(opts: &DashboardOptions, client: &Client, tx: &mpsc::Sender<AppEvent>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    // From cursor 0: the whole recorded history, then live events.
+    let (c, t) = (client.clone(), tx.clone());
+    tasks.push(tokio::spawn(async move {
+        let mut stream = c.subscribe(Some(0));
+        let mut listed = false;
+        while let Some(item) = stream.next().await {
+            let ev = match item {
+                StreamItem::Connected { .. } => {
+                    if !listed {
+                        listed = true;
+                        let (c, t) = (c.clone(), t.clone());
+                        tokio::spawn(async move {
+                            if let Ok(rows) = c.list(None).await {
+                                let _ = t.send(AppEvent::WorkflowList(rows)).await;
+                            }
+                        });
+                    }
+                    AppEvent::EngineConnected
+                }
+                StreamItem::Event(e) => AppEvent::Stream(e),
+                StreamItem::Disconnected { error, retry_in } => {
+                    AppEvent::EngineUnreachable { error, retry_in_ms: retry_in.as_millis() as u64 }
+                }
+            };
+            if t.send(ev).await.is_err() {
+                return;
+            }
+        }
+    }));
+    let (c, t, queue) = (client.clone(), tx.clone(), opts.task_queue.clone());
+    tasks.push(tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            every.tick().await;
+            // Errors are the stream's to report ("engine unreachable").
+            if let Ok(q) = c.task_queue(&queue).await {
+                if t.send(AppEvent::Pollers { task_queue: queue.clone(), pollers: q.pollers }).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }));
+    if let Some(rt) = &opts.runtime {
+        let (rt, t) = (rt.clone(), tx.clone());
+        tasks.push(tokio::spawn(async move {
+            match rt.status().await {
+                Ok(all) => {
+                    for p in all {
+                        let _ = t.send(AppEvent::Pod(p)).await;
+                    }
+                }
+                Err(e) => {
+                    let _ = t.send(AppEvent::PodsUnavailable(e.to_string())).await;
+                }
+            }
+            let mut s = rt.status_stream();
+            while let Some(p) = s.next().await {
+                if t.send(AppEvent::Pod(p)).await.is_err() {
+                    return;
+                }
+            }
+        }));
+        let (rt, t) = (opts.runtime.clone(), tx.clone());
+        tasks.push(tokio::spawn(async move {
+            let Some(rt) = rt else { return };
+            let mut s = rt.log_stream();
+            while let Some(l) = s.next().await {
+                if t.send(AppEvent::Log(l)).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    tasks
+}
+
+/// Runs [`ActionRequest`]s in tasks and reports back with [`AppEvent::ActionDone`].
+struct Executor {
+    client: Client,
+    runtime: Option<Arc<dyn PodRuntime>>,
+    tx: mpsc::Sender<AppEvent>,
+    scenario: Option<mpsc::UnboundedSender<RunCommand>>,
+    compose: PathBuf,
+    new_order: NewOrder,
+}
+
+impl Executor {
+    fn run(&self, r: ActionRequest) {
+        let c = self.client.clone();
+        let tx = self.tx.clone();
+        let t = tx.clone();
+        let done = move |id: u64, result: Result<String, String>| {
+            let tx = t.clone();
+            async move {
+                let _ = tx.send(AppEvent::ActionDone { id, result }).await;
+            }
+        };
+        let err = |e: faultline_sdk::ClientError| e.to_string();
+        match r {
+            ActionRequest::Pod { id, pod, action } => {
+                let Some(rt) = self.runtime.clone() else { return };
+                tokio::spawn(async move {
+                    let res = rt.act(&pod, action.clone()).await.map(|_| format!("{} {pod}", action.describe())).map_err(|e| e.to_string());
+                    done(id, res).await
+                });
+            }
+            ActionRequest::RebuildAndRedeploy { id, pod, version } => {
+                let Some(rt) = self.runtime.clone() else { return };
+                let compose = self.compose.clone();
+                let logs = self.tx.clone();
+                tokio::spawn(async move {
+                    let res = super::rebuild::rebuild_and_redeploy(rt, &compose, &pod, &version, logs).await;
+                    done(id, res).await
+                });
+            }
+            ActionRequest::RetryNow { id, workflow_id, seq } => {
+                tokio::spawn(async move { done(id, c.retry_now(&workflow_id, seq).await.map(|_| String::new()).map_err(err)).await });
+            }
+            ActionRequest::Signal { id, workflow_id, name, payload } => {
+                tokio::spawn(async move { done(id, c.signal(&workflow_id, &name, &payload).await.map(|_| String::new()).map_err(err)).await });
+            }
+            ActionRequest::Cancel { id, workflow_id } => {
+                tokio::spawn(async move {
+                    done(id, c.cancel(&workflow_id, "canceled from the dashboard").await.map(|_| String::new()).map_err(err)).await
+                });
+            }
+            ActionRequest::Terminate { id, workflow_id } => {
+                tokio::spawn(async move {
+                    done(id, c.terminate(&workflow_id, "terminated from the dashboard").await.map(|_| String::new()).map_err(err)).await
+                });
+            }
+            ActionRequest::StartOrder { id, workflow_id } => {
+                let o = self.new_order.clone();
+                tokio::spawn(async move {
+                    let opts = StartOptions::new(workflow_id, o.task_queue.clone());
+                    let res = c.start_workflow(opts, &o.workflow_type, &o.input).await.map(|r| format!("run {}", r.run_id)).map_err(err);
+                    done(id, res).await
+                });
+            }
+            ActionRequest::Describe { workflow_id } => {
+                tokio::spawn(async move {
+                    if let Ok(d) = c.describe(&workflow_id).await {
+                        let _ = tx.send(AppEvent::Described(Box::new(d))).await;
+                    }
+                });
+            }
+            ActionRequest::ScenarioAdvance => {
+                if let Some(s) = &self.scenario {
+                    let _ = s.send(RunCommand::Advance);
+                }
+            }
+            ActionRequest::Quit { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Drawing: [`draw`] renders the whole screen from an [`App`] (read-only), one file per panel.
+//!
+//! Layout:
+//! - at about 100x30 (a projector): header with the counts, narration, two columns (pods,
+//!   workflows, logs | pending activities and timers, history), footer;
+//! - from 160x45 up: three columns (pods and workflows | pending and history | scenario steps
+//!   and counts) with a wide log panel below.
+//!
+//! Every panel draws only its visible rows, so the cost of a frame does not grow with the number
+//! of events recorded.
+
+mod counts;
+mod history;
+mod logs;
+mod overlay;
+mod pending;
+mod pods;
+mod scenario;
+mod status;
+mod workflows;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders};
+use ratatui::Frame;
+
+use super::app::{App, Panel};
+use super::theme::Theme;
+
+/// Draws one frame.
+pub fn draw(f: &mut Frame, app: &App) {
+    let area = f.area();
+    f.render_widget(Block::default().style(app.theme.base()), area);
+    let big = area.width >= 160 && area.height >= 45;
+    let narration_h = match (&app.scenario, big) {
+        (None, _) => 0,
+        (Some(_), true) => 6,
+        (Some(_), false) => 4,
+    };
+    let logs_h = if big { (area.height / 4).max(8) } else { 0 };
+    let [header, narration, body, logs_area, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(narration_h),
+        Constraint::Min(8),
+        Constraint::Length(logs_h),
+        Constraint::Length(2),
+    ])
+    .areas(area);
+    status::header(f, app, header, big);
+    if narration_h > 0 {
+        scenario::narration(f, app, narration, big);
+    }
+    if big {
+        let [left, mid, right] =
+            Layout::horizontal([Constraint::Percentage(36), Constraint::Percentage(42), Constraint::Percentage(22)]).areas(body);
+        let pods_h = pods::height(app).min(left.height / 3);
+        let [pods_a, wf_a] = Layout::vertical([Constraint::Length(pods_h), Constraint::Min(4)]).areas(left);
+        pods::draw(f, app, pods_a, true);
+        workflows::draw(f, app, wf_a, true);
+        let pend_h = pending::height(app, true).min(mid.height / 2);
+        let [pend_a, hist_a] = Layout::vertical([Constraint::Length(pend_h), Constraint::Min(4)]).areas(mid);
+        pending::draw(f, app, pend_a, true);
+        history::draw(f, app, hist_a, true);
+        let [steps_a, counts_a] = Layout::vertical([Constraint::Min(6), Constraint::Length(10)]).areas(right);
+        scenario::steps(f, app, steps_a);
+        counts::draw(f, app, counts_a, true);
+        logs::draw(f, app, logs_area);
+    } else {
+        let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body);
+        let pods_h = pods::height(app).min(9);
+        let [pods_a, wf_a, logs_a] =
+            Layout::vertical([Constraint::Length(pods_h), Constraint::Min(5), Constraint::Length(6)]).areas(left);
+        pods::draw(f, app, pods_a, false);
+        workflows::draw(f, app, wf_a, false);
+        logs::draw(f, app, logs_a);
+        // Counts live in the header on narrow screens.
+        let pend_h = pending::height(app, false).min(right.height / 2);
+        let [pend_a, hist_a] = Layout::vertical([Constraint::Length(pend_h), Constraint::Min(4)]).areas(right);
+        pending::draw(f, app, pend_a, false);
+        history::draw(f, app, hist_a, false);
+    }
+    status::footer(f, app, footer);
+    overlay::draw(f, app, area);
+}
+
+/// A bordered panel; the focused one gets a thick, coloured border.
+pub(crate) fn panel<'a>(app: &App, title: impl Into<Line<'a>>, which: Option<Panel>) -> Block<'a> {
+    let t = &app.theme;
+    let focused = which.is_some_and(|p| p == app.focus);
+    let (border, bt) = if focused { (t.fg(t.focus), BorderType::Thick) } else { (t.fg(t.border), BorderType::Rounded) };
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(bt)
+        .border_style(border)
+        .title(title.into().style(if focused { t.bold().fg(t.focus) } else { t.bold().fg(t.title) }))
+        .style(t.base())
+}
+
+/// `12s`, `3m04s`, `1h02m` (negative counts as zero).
+pub fn fmt_duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// A countdown with tenths under ten seconds: `3.2s`, `42s`, `2m10s`.
+pub fn fmt_countdown(ms: i64) -> String {
+    let ms = ms.max(0);
+    if ms < 10_000 {
+        format!("{}.{}s", ms / 1000, (ms % 1000) / 100)
+    } else {
+        fmt_duration(ms + 999)
+    }
+}
+
+/// Truncates to `max` columns with an ellipsis.
+pub(crate) fn trunc(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Style of a workflow status word.
+pub(crate) fn status_style(t: &Theme, label: &str) -> Style {
+    match label {
+        "running" => t.fg(t.info),
+        "retrying" => t.fg(t.warn),
+        "completed" => t.fg(t.ok),
+        "failed" | "timed out" | "terminated" => t.fg(t.err),
+        _ => t.dim(),
+    }
+}
+
+/// Key hint: `key` in bold, then its meaning.
+pub(crate) fn hint<'a>(t: &Theme, key: &'a str, what: &'a str) -> [Span<'a>; 2] {
+    [Span::styled(key, t.bold().fg(t.focus)), Span::styled(format!(" {what}  "), t.base())]
+}
+
+pub(crate) fn area_inner(r: Rect) -> Rect {
+    Rect { x: r.x + 1, y: r.y + 1, width: r.width.saturating_sub(2), height: r.height.saturating_sub(2) }
+}

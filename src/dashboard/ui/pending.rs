@@ -1,0 +1,149 @@
+//! Pending activities (attempt out of maximum, last failure, a countdown gauge to the next retry)
+//! and durable timers (progress towards the fire time) of the selected workflow.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
+use ratatui::symbols;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{LineGauge, Paragraph};
+use ratatui::Frame;
+
+use super::{area_inner, fmt_countdown, panel, trunc};
+use crate::dashboard::app::App;
+use crate::dashboard::state::{ActivityState, RunView};
+
+/// One line of the panel.
+enum Item<'a> {
+    Text(Line<'a>),
+    /// A gauge: label on the left, ratio, gauge label.
+    Gauge { left: Line<'a>, ratio: f64, label: String, warn: bool },
+}
+
+fn items<'a>(app: &'a App, run: Option<&'a RunView>) -> Vec<Item<'a>> {
+    let t = &app.theme;
+    let mut out = Vec::new();
+    if app.no_worker_polling() {
+        out.push(Item::Text(Line::from(Span::styled(
+            format!("no worker polling on '{}': start the worker pod", app.opts.task_queue),
+            t.bold().fg(t.err),
+        ))));
+    }
+    let Some(run) = run else {
+        out.push(Item::Text(Line::from(Span::styled("no workflow selected", t.dim()))));
+        return out;
+    };
+    if let Some(msg) = &run.task_failure {
+        out.push(Item::Text(Line::from(vec![
+            Span::styled("workflow task failing: ", t.bold().fg(t.err)),
+            Span::styled(msg.as_str(), t.fg(t.err)),
+        ])));
+    }
+    for a in run.activities.values() {
+        let max = if a.max_attempts == 0 { "∞".to_string() } else { a.max_attempts.to_string() };
+        let left = Line::from(vec![
+            Span::styled(format!("{} #{}", a.activity_type, a.seq), t.bold()),
+            Span::styled(format!("  attempt {}/{}", a.attempt, max), if a.attempt > 1 { t.fg(t.warn) } else { t.base() }),
+        ]);
+        match (a.state, a.next_retry_at_ms, a.failed_at_ms) {
+            (ActivityState::Backoff, Some(next), Some(failed)) => {
+                let total = (next - failed).max(1) as f64;
+                let ratio = ((app.now_ms - failed) as f64 / total).clamp(0.0, 1.0);
+                let left_ms = next - app.now_ms;
+                let label = if left_ms > 0 { format!("retry in {}", fmt_countdown(left_ms)) } else { "retry due".to_string() };
+                out.push(Item::Gauge { left, ratio, label, warn: true });
+                if let Some(f) = &a.last_failure {
+                    out.push(Item::Text(Line::from(vec![
+                        Span::styled("  └ last failure: ", t.dim()),
+                        Span::styled(f.as_str(), t.fg(t.err)),
+                    ])));
+                }
+            }
+            (state, _, _) => {
+                let what = match state {
+                    ActivityState::Scheduled => "waiting for a worker",
+                    ActivityState::Started => "running",
+                    ActivityState::Backoff => "retrying",
+                };
+                let mut spans = left.spans;
+                spans.push(Span::styled(format!("  {what}"), t.fg(t.info)));
+                out.push(Item::Text(Line::from(spans)));
+            }
+        }
+    }
+    for tm in run.timers.values() {
+        let total = (tm.fire_at_ms - tm.started_at_ms).max(1) as f64;
+        let ratio = ((app.now_ms - tm.started_at_ms) as f64 / total).clamp(0.0, 1.0);
+        let left_ms = tm.fire_at_ms - app.now_ms;
+        let name = run.labels.get(&tm.seq).cloned().unwrap_or_else(|| "timer".into());
+        let label = if left_ms > 0 { format!("fires in {}", fmt_countdown(left_ms)) } else { "firing".into() };
+        out.push(Item::Gauge { left: Line::from(Span::styled(format!("⏲ {name} #{}", tm.seq), t.bold().fg(t.info))), ratio, label, warn: false });
+    }
+    if run.activities.is_empty() && run.timers.is_empty() && run.task_failure.is_none() {
+        let msg = if run.status.is_closed() { "closed: nothing pending" } else { "nothing pending" };
+        out.push(Item::Text(Line::from(Span::styled(msg, t.dim()))));
+    }
+    out
+}
+
+/// Rows wanted (capped by the caller).
+pub fn height(app: &App, big: bool) -> u16 {
+    let rows: u16 = items(app, app.selected_run())
+        .iter()
+        .map(|i| match i {
+            Item::Gauge { .. } if !big => 2,
+            _ => 1,
+        })
+        .sum();
+    rows + 2
+}
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
+    let t = &app.theme;
+    let run = app.selected_run();
+    let title = match run {
+        Some(r) => format!(" Pending · {} ", r.workflow_id),
+        None => " Pending ".into(),
+    };
+    f.render_widget(panel(app, title, None), area);
+    let inner = area_inner(area);
+    let gauge_w = if big { 34.min(inner.width / 2) } else { inner.width.saturating_sub(2) };
+    let mut y = inner.y;
+    let bottom = inner.y + inner.height;
+    for item in items(app, run) {
+        if y >= bottom {
+            break;
+        }
+        let row = Rect { y, height: 1, ..inner };
+        y += 1;
+        match item {
+            Item::Text(line) => f.render_widget(Paragraph::new(line).style(t.base()), row),
+            Item::Gauge { left, ratio, label, warn } => {
+                // Wide: text and gauge on one row. Narrow: the gauge gets its own row below.
+                let (l, g) = if big {
+                    let [l, g] = Layout::horizontal([Constraint::Min(10), Constraint::Length(gauge_w)]).areas(row);
+                    (l, Some(g))
+                } else if y < bottom {
+                    let g = Rect { x: row.x + 2, y, width: gauge_w, height: 1 };
+                    y += 1;
+                    (row, Some(g))
+                } else {
+                    (row, None)
+                };
+                let width = l.width as usize;
+                let text: String = left.spans.iter().map(|s| s.content.as_ref()).collect();
+                let left = if text.chars().count() > width { Line::from(Span::styled(trunc(&text, width), t.bold())) } else { left };
+                f.render_widget(Paragraph::new(left).style(t.base()), l);
+                let Some(g) = g else { continue };
+                let color = if warn { t.warn } else { t.info };
+                let gauge = LineGauge::default()
+                    .ratio(ratio)
+                    .label(Span::styled(format!("{label:<14}"), t.bold().fg(color)))
+                    .line_set(symbols::line::THICK)
+                    .filled_style(t.fg(color).add_modifier(Modifier::BOLD))
+                    .unfilled_style(t.dim())
+                    .style(t.base());
+                f.render_widget(gauge, g);
+            }
+        }
+    }
+}

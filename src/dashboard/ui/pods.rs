@@ -1,0 +1,109 @@
+//! Pods panel: name, version, state, health, restarts, uptime; or why pods are unavailable.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+
+use super::{fmt_duration, panel};
+use crate::dashboard::app::{App, Panel};
+use crate::dashboard::views::pod_state_label;
+use crate::runtime::{Health, PodState};
+
+/// Rows wanted: one per pod plus the header and the borders.
+pub fn height(app: &App) -> u16 {
+    if app.pods.rows.is_empty() {
+        4
+    } else {
+        app.pods.rows.len() as u16 + 3
+    }
+}
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
+    let t = &app.theme;
+    let title = match &app.opts.runtime_kind {
+        Some(k) => format!(" Pods ({k}) "),
+        None => " Pods ".to_string(),
+    };
+    let block = panel(app, title, Some(Panel::Pods));
+    if let Some(why) = &app.pods.unavailable {
+        let p = Paragraph::new(vec![Line::from(Span::styled(format!("Docker not running: {why}"), t.bold().fg(t.err)))])
+            .wrap(Wrap { trim: true })
+            .block(block);
+        f.render_widget(p, area);
+        return;
+    }
+    if app.pods.rows.is_empty() {
+        let msg = if app.opts.runtime_kind.is_some() { "waiting for pod status…" } else { "no pod runtime: attached to the engine only" };
+        f.render_widget(Paragraph::new(Span::styled(msg, t.dim())).block(block), area);
+        return;
+    }
+    let sel = app.pods.selected.min(app.pods.rows.len() - 1);
+    let fit = area.height.saturating_sub(3) as usize;
+    let offset = (sel + 1).saturating_sub(fit);
+    let rows = app.pods.rows.iter().enumerate().skip(offset).take(fit).map(|(i, p)| {
+        let state_style = match p.state {
+            PodState::Running => t.fg(t.ok),
+            PodState::Starting | PodState::Paused | PodState::Disconnected => t.fg(t.warn),
+            _ => t.fg(t.err),
+        };
+        let (health, health_style) = match p.health {
+            Health::Healthy => ("healthy", t.fg(t.ok)),
+            Health::Unhealthy => ("unhealthy", t.fg(t.err)),
+            Health::Starting => ("starting", t.fg(t.warn)),
+            Health::Unknown => ("-", t.dim()),
+        };
+        let version_style = match p.version.as_str() {
+            "v1-bugged" => t.fg(t.err),
+            "v2-fixed" => t.fg(t.ok),
+            _ => t.base(),
+        };
+        let uptime = match (p.state, p.started_at) {
+            (PodState::Running | PodState::Paused | PodState::Disconnected, Some(at)) => {
+                let started = at.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+                fmt_duration(app.now_ms - started)
+            }
+            _ => "-".into(),
+        };
+        let mut state = pod_state_label(p.state).to_string();
+        if let (PodState::Exited, Some(code)) = (p.state, p.exit_code) {
+            state = format!("exited({code})");
+        }
+        let mut cells = vec![Span::styled(p.name.clone(), t.bold()), Span::styled(p.version.clone(), version_style)];
+        if big {
+            cells.push(Span::styled(state, state_style));
+            cells.push(Span::styled(health, health_style));
+            cells.push(Span::styled(p.restarts.to_string(), if p.restarts > 0 { t.fg(t.warn) } else { t.base() }));
+        } else {
+            // Narrow screens fold health into the state: `running ✓`, `running ✗`.
+            let mark = match p.health {
+                Health::Healthy => " ✓",
+                Health::Unhealthy => " ✗",
+                Health::Starting => " …",
+                Health::Unknown => "",
+            };
+            let style = if p.health == Health::Unhealthy { health_style } else { state_style };
+            cells.push(Span::styled(format!("{state}{mark}"), style));
+        }
+        cells.push(Span::styled(uptime, t.base()));
+        let row = Row::new(cells);
+        if i == sel && app.focus == Panel::Pods {
+            row.style(t.selected())
+        } else {
+            row
+        }
+    });
+    let mut widths = vec![Constraint::Length(12), Constraint::Length(9)];
+    let mut header = vec!["pod", "version"];
+    if big {
+        widths.extend([Constraint::Length(12), Constraint::Length(9), Constraint::Length(8)]);
+        header.extend(["state", "health", "restarts"]);
+    } else {
+        widths.push(Constraint::Length(12));
+        header.push("state");
+    }
+    widths.push(Constraint::Length(7));
+    header.push("uptime");
+    let table = Table::new(rows, widths).header(Row::new(header).style(t.dim())).block(block).column_spacing(1);
+    f.render_widget(table, area);
+}

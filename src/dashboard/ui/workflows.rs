@@ -1,0 +1,98 @@
+//! Workflows panel: id, type, status, current step, attempt, age; filtered by status and text.
+//! Only the rows that fit are built, whatever the number of workflows.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Span;
+use ratatui::widgets::{Paragraph, Row, Table};
+use ratatui::Frame;
+
+use super::{fmt_duration, panel, status_style, trunc};
+use crate::dashboard::app::{App, Panel, StatusFilter};
+use crate::dashboard::state::{Category, RunView};
+
+/// The word shown for a run's status.
+pub(crate) fn status_label(r: &RunView) -> &'static str {
+    match r.category() {
+        Category::Running => "running",
+        Category::Retrying => "retrying",
+        Category::Completed => "completed",
+        Category::Failed if r.status == faultline_proto::WorkflowStatus::TimedOut => "timed out",
+        Category::Failed => "failed",
+        Category::Other => match r.status {
+            faultline_proto::WorkflowStatus::Canceled => "canceled",
+            faultline_proto::WorkflowStatus::Terminated => "terminated",
+            _ => "continued",
+        },
+    }
+}
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
+    let t = &app.theme;
+    let vis = app.visible_workflows();
+    let mut title = format!(" Workflows {}", vis.len());
+    if app.status_filter != StatusFilter::All {
+        title.push_str(&format!(" · {}", app.status_filter.label()));
+    }
+    if !app.wf_filter.is_empty() {
+        title.push_str(&format!(" · /{}", app.wf_filter));
+    }
+    title.push(' ');
+    let block = panel(app, title, Some(Panel::Workflows));
+    if vis.is_empty() {
+        let msg = if app.store.is_empty() { "no workflows yet — press n to start an order" } else { "no workflow matches the filter (Esc clears it)" };
+        f.render_widget(Paragraph::new(Span::styled(msg, t.dim())).block(block), area);
+        return;
+    }
+    let runs = app.store.runs();
+    let selected = app.selected_run().map(|r| r.workflow_id.as_str());
+    let sel_pos = selected.and_then(|id| vis.iter().position(|i| runs[*i].workflow_id == id)).unwrap_or(0);
+    let rows_fit = area.height.saturating_sub(3) as usize;
+    let offset = (sel_pos + 1).saturating_sub(rows_fit);
+    let id_w: u16 = if big { 22 } else { 14 };
+    let step_w: u16 = if big { 22 } else { 12 };
+    let rows = vis.iter().skip(offset).take(rows_fit).map(|i| {
+        let r = &runs[*i];
+        let label = status_label(r);
+        let age = fmt_duration(r.closed_at_ms.unwrap_or(app.now_ms) - r.started_at_ms);
+        let retried = r.attempt > 1;
+        let indent = if r.parent.is_some() { "└" } else { "" };
+        let mut cells = vec![Span::styled(trunc(&format!("{indent}{}", r.workflow_id), id_w as usize), t.base())];
+        if big {
+            cells.push(Span::styled(trunc(&r.workflow_type, 12), t.dim()));
+        }
+        cells.push(Span::styled(label, status_style(t, label)));
+        if big {
+            cells.push(Span::styled(trunc(&r.step, step_w as usize), t.base()));
+            let attempt = if retried { r.attempt.to_string() } else { String::new() };
+            cells.push(Span::styled(attempt, t.fg(t.warn)));
+        } else {
+            // Narrow screens fold the attempt into the step: `charge ×3`.
+            let step = if retried { format!("{} ×{}", trunc(&r.step, step_w as usize - 4), r.attempt) } else { trunc(&r.step, step_w as usize) };
+            cells.push(Span::styled(step, if retried { t.fg(t.warn) } else { t.base() }));
+        }
+        cells.push(Span::styled(age, t.dim()));
+        let row = Row::new(cells);
+        if Some(r.workflow_id.as_str()) == selected {
+            if app.focus == Panel::Workflows {
+                row.style(t.selected())
+            } else {
+                row.style(t.bold().fg(t.focus))
+            }
+        } else {
+            row
+        }
+    });
+    let mut widths = vec![Constraint::Length(id_w)];
+    let mut header = vec!["id"];
+    if big {
+        widths.push(Constraint::Length(12));
+        header.push("type");
+        widths.extend([Constraint::Length(10), Constraint::Length(step_w), Constraint::Length(3), Constraint::Length(6)]);
+        header.extend(["status", "step", "att", "age"]);
+    } else {
+        widths.extend([Constraint::Length(9), Constraint::Length(step_w), Constraint::Length(6)]);
+        header.extend(["status", "step", "age"]);
+    }
+    let table = Table::new(rows, widths).header(Row::new(header).style(t.dim())).block(block).column_spacing(1);
+    f.render_widget(table, area);
+}

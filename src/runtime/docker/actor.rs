@@ -1,0 +1,395 @@
+//! The one task that owns the bollard client. Every Docker call of the runtime is a
+//! [`Request`] sent here and answered on a oneshot channel, so calls never interleave in
+//! surprising ways (a deploy's remove-then-create cannot race a start) and the bookkeeping
+//! (intents, restart counts, log followers) lives in one place without locks.
+//!
+//! Two helper tasks feed it: the event watcher (docker events filtered by the managed label)
+//! asks for a refresh on every container or network event, coalesced so that a burst of
+//! events costs one round of inspections; and one log follower per running container
+//! forwards lines to the [`Hub`]. Both use clones of the actor's client and only read.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bollard::models::{EndpointSettings, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, VolumeCreateOptions};
+use bollard::query_parameters as q;
+use bollard::Docker;
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::spec::{self, container_name, managed_labels, resource_name, Intent, POD_LABEL};
+use crate::runtime::hub::Hub;
+use crate::runtime::{LogLine, PodAction, PodStatus, RuntimeError, Topology, MANAGED_LABEL};
+
+pub(super) type Reply<T> = oneshot::Sender<Result<T, RuntimeError>>;
+
+pub(super) enum Request {
+    /// Network and volumes exist, every image of the topology is present.
+    Prepare { reply: Reply<()> },
+    /// The pod's container exists (created if missing) and is started.
+    EnsurePod { pod: String, reply: Reply<()> },
+    Act { pod: String, action: PodAction, reply: Reply<()> },
+    Status { reply: Reply<Vec<PodStatus>> },
+    /// Sent by the event watcher: re-inspect every pod.
+    Refresh,
+    Down { volumes: bool, reply: Reply<()> },
+}
+
+/// Graceful stop grace period, in seconds.
+const STOP_GRACE_S: i32 = 5;
+
+pub(super) struct Actor {
+    docker: Docker,
+    topology: Arc<Topology>,
+    hub: Arc<Hub>,
+    intents: HashMap<String, Intent>,
+    /// Per pod: the last `started_at` seen and how many different starts followed the first.
+    starts: HashMap<String, (Option<String>, u32)>,
+    followers: HashMap<String, (String, JoinHandle<()>)>,
+    /// Timestamp of the last log line forwarded per pod, so a re-attached follower
+    /// does not repeat lines.
+    log_marks: Arc<Mutex<HashMap<String, chrono::DateTime<chrono::FixedOffset>>>>,
+    refresh_pending: Arc<AtomicBool>,
+    watcher: Option<JoinHandle<()>>,
+}
+
+pub(super) fn spawn(docker: Docker, topology: Arc<Topology>, hub: Arc<Hub>) -> mpsc::Sender<Request> {
+    let (tx, rx) = mpsc::channel(64);
+    let refresh_pending = Arc::new(AtomicBool::new(false));
+    let watcher = tokio::spawn(watch_events(docker.clone(), tx.downgrade(), refresh_pending.clone()));
+    let actor = Actor {
+        docker,
+        topology,
+        hub,
+        intents: HashMap::new(),
+        starts: HashMap::new(),
+        followers: HashMap::new(),
+        log_marks: Arc::new(Mutex::new(HashMap::new())),
+        refresh_pending,
+        watcher: Some(watcher),
+    };
+    tokio::spawn(actor.run(rx));
+    tx
+}
+
+impl Actor {
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        while let Some(req) = rx.recv().await {
+            match req {
+                Request::Prepare { reply } => {
+                    let _ = reply.send(self.prepare().await);
+                }
+                Request::EnsurePod { pod, reply } => {
+                    let r = self.ensure_pod(&pod).await;
+                    self.refresh().await;
+                    let _ = reply.send(r);
+                }
+                Request::Act { pod, action, reply } => {
+                    let r = self.act(&pod, action).await;
+                    self.refresh().await;
+                    let _ = reply.send(r);
+                }
+                Request::Status { reply } => {
+                    let _ = reply.send(Ok(self.refresh().await));
+                }
+                Request::Refresh => {
+                    self.refresh_pending.store(false, Ordering::SeqCst);
+                    self.refresh().await;
+                }
+                Request::Down { volumes, reply } => {
+                    let r = self.down(volumes).await;
+                    self.refresh().await;
+                    let _ = reply.send(r);
+                }
+            }
+        }
+        // The runtime was dropped: stop the helper tasks (containers keep running).
+        if let Some(w) = self.watcher.take() {
+            w.abort();
+        }
+        for (_, (_, h)) in self.followers.drain() {
+            h.abort();
+        }
+    }
+
+    async fn prepare(&mut self) -> Result<(), RuntimeError> {
+        for image in self.topology.pods.iter().map(|p| p.image.clone()).collect::<Vec<_>>() {
+            if self.docker.inspect_image(&image).await.is_err() {
+                return Err(RuntimeError::ImageMissing(image));
+            }
+        }
+        let net = resource_name(&self.topology.network);
+        if self.docker.inspect_network(&net, None::<q::InspectNetworkOptions>).await.is_err() {
+            let req = NetworkCreateRequest {
+                name: net.clone(),
+                driver: Some("bridge".into()),
+                labels: Some(managed_labels()),
+                ..Default::default()
+            };
+            self.docker.create_network(req).await.map_err(|e| docker_err("creating network", &net, e))?;
+        }
+        for vol in &self.topology.volumes {
+            let name = resource_name(vol);
+            if self.docker.inspect_volume(&name).await.is_err() {
+                let req = VolumeCreateOptions { name: Some(name.clone()), labels: Some(managed_labels()), ..Default::default() };
+                self.docker.create_volume(req).await.map_err(|e| docker_err("creating volume", &name, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn ensure_pod(&mut self, pod: &str) -> Result<(), RuntimeError> {
+        let spec = self.topology.pod(pod)?.clone();
+        self.intents.insert(pod.to_string(), Intent::Run);
+        match self.docker.inspect_container(&container_name(pod), None::<q::InspectContainerOptions>).await {
+            Ok(c) if c.state.as_ref().and_then(|s| s.running) == Some(true) => Ok(()),
+            Ok(_) => self.start(pod).await,
+            Err(_) => {
+                self.create(&spec.name, &spec.image).await?;
+                self.start(pod).await
+            }
+        }
+    }
+
+    async fn create(&self, pod: &str, image: &str) -> Result<(), RuntimeError> {
+        let spec = self.topology.pod(pod)?;
+        if self.docker.inspect_image(image).await.is_err() {
+            return Err(RuntimeError::ImageMissing(image.to_string()));
+        }
+        let body = spec::create_body(spec, image, &resource_name(&self.topology.network));
+        let opts = q::CreateContainerOptionsBuilder::new().name(&container_name(pod)).build();
+        self.docker.create_container(Some(opts), body).await.map_err(|e| docker_err("creating", pod, e))?;
+        Ok(())
+    }
+
+    async fn start(&self, pod: &str) -> Result<(), RuntimeError> {
+        self.docker
+            .start_container(&container_name(pod), None::<q::StartContainerOptions>)
+            .await
+            .map_err(|e| docker_err("starting", pod, e))
+    }
+
+    async fn act(&mut self, pod: &str, action: PodAction) -> Result<(), RuntimeError> {
+        let spec = self.topology.pod(pod)?.clone();
+        let name = container_name(pod);
+        let net = resource_name(&self.topology.network);
+        let exists = self.docker.inspect_container(&name, None::<q::InspectContainerOptions>).await.is_ok();
+        let label = action.describe();
+        if !exists && !matches!(action, PodAction::Start | PodAction::Deploy { .. }) {
+            return Err(RuntimeError::InvalidAction {
+                pod: pod.into(),
+                action: label,
+                reason: "the pod has no container; start it (or run the topology) first".into(),
+            });
+        }
+        let d = &self.docker;
+        let err = |e| docker_err(&label, pod, e);
+        match action {
+            PodAction::Start => {
+                self.intents.insert(pod.into(), Intent::Run);
+                if !exists {
+                    self.create(pod, &spec.image).await?;
+                }
+                self.start(pod).await
+            }
+            PodAction::Stop => {
+                self.intents.insert(pod.into(), Intent::Stopped);
+                let opts = q::StopContainerOptionsBuilder::new().t(STOP_GRACE_S).build();
+                d.stop_container(&name, Some(opts)).await.map_err(err)
+            }
+            PodAction::Kill => {
+                self.intents.insert(pod.into(), Intent::Run);
+                let opts = q::KillContainerOptionsBuilder::new().signal("SIGKILL").build();
+                d.kill_container(&name, Some(opts)).await.map_err(err)
+            }
+            PodAction::Pause => d.pause_container(&name).await.map_err(err),
+            PodAction::Unpause => d.unpause_container(&name).await.map_err(err),
+            PodAction::Restart => {
+                self.intents.insert(pod.into(), Intent::Run);
+                let opts = q::RestartContainerOptionsBuilder::new().t(STOP_GRACE_S).build();
+                d.restart_container(&name, Some(opts)).await.map_err(err)
+            }
+            PodAction::Deploy { version } => {
+                let image = self.topology.image_at(pod, &version)?;
+                if d.inspect_image(&image).await.is_err() {
+                    return Err(RuntimeError::ImageMissing(image));
+                }
+                self.intents.insert(pod.into(), Intent::Run);
+                if exists {
+                    // Same name, same volume: only the container is replaced.
+                    let opts = q::RemoveContainerOptionsBuilder::new().force(true).build();
+                    d.remove_container(&name, Some(opts)).await.map_err(err)?;
+                }
+                self.create(pod, &image).await?;
+                self.start(pod).await
+            }
+            PodAction::Disconnect => {
+                let req = NetworkDisconnectRequest { container: Some(name.clone()), force: Some(true) };
+                d.disconnect_network(&net, req).await.map_err(err)
+            }
+            PodAction::Reconnect => {
+                let req = NetworkConnectRequest {
+                    container: Some(name.clone()),
+                    endpoint_config: Some(EndpointSettings { aliases: Some(vec![pod.to_string()]), ..Default::default() }),
+                };
+                d.connect_network(&net, req).await.map_err(err)
+            }
+        }
+    }
+
+    /// Inspects every pod, publishes the statuses, (re)attaches log followers.
+    async fn refresh(&mut self) -> Vec<PodStatus> {
+        let net = resource_name(&self.topology.network);
+        let mut out = Vec::new();
+        for spec in self.topology.pods.clone() {
+            let inspect = self
+                .docker
+                .inspect_container(&container_name(&spec.name), None::<q::InspectContainerOptions>)
+                .await
+                .ok();
+            let state = inspect.as_ref().and_then(|c| c.state.as_ref());
+            let started = state.and_then(|s| s.started_at.clone()).filter(|t| spec::parse_time(t).is_some());
+            let entry = self.starts.entry(spec.name.clone()).or_insert((None, 0));
+            if started.is_some() && started != entry.0 {
+                if entry.0.is_some() {
+                    entry.1 += 1;
+                }
+                entry.0 = started;
+            }
+            let restarts = entry.1;
+            let intent = self.intents.get(&spec.name).copied().unwrap_or_default();
+            let status = spec::status_of(&spec.name, &spec.image, inspect.as_ref(), &net, intent, restarts);
+            if let (Some(c), true) = (&inspect, state.and_then(|s| s.running) == Some(true)) {
+                self.follow_logs(&spec.name, c.id.clone().unwrap_or_default());
+            }
+            self.hub.publish_status(status.clone());
+            out.push(status);
+        }
+        out
+    }
+
+    fn follow_logs(&mut self, pod: &str, id: String) {
+        if let Some((cur, h)) = self.followers.get(pod) {
+            if *cur == id && !h.is_finished() {
+                return;
+            }
+            h.abort();
+        }
+        let handle = tokio::spawn(follow(self.docker.clone(), pod.to_string(), id.clone(), self.hub.clone(), self.log_marks.clone()));
+        self.followers.insert(pod.to_string(), (id, handle));
+    }
+
+    /// Removes every container and network (and volume) labelled as managed, nothing else.
+    async fn down(&mut self, volumes: bool) -> Result<(), RuntimeError> {
+        for (_, (_, h)) in self.followers.drain() {
+            h.abort();
+        }
+        let filters: HashMap<&str, Vec<String>> = [("label", vec![format!("{MANAGED_LABEL}=true")])].into();
+        let d = &self.docker;
+        let list = q::ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+        for c in d.list_containers(Some(list)).await.map_err(|e| docker_err("listing", "containers", e))? {
+            let id = c.id.unwrap_or_default();
+            let opts = q::RemoveContainerOptionsBuilder::new().force(true).build();
+            d.remove_container(&id, Some(opts)).await.map_err(|e| docker_err("removing container", &id, e))?;
+        }
+        let nets = q::ListNetworksOptionsBuilder::new().filters(&filters).build();
+        for n in d.list_networks(Some(nets)).await.map_err(|e| docker_err("listing", "networks", e))? {
+            let id = n.id.unwrap_or_default();
+            d.remove_network(&id).await.map_err(|e| docker_err("removing network", &id, e))?;
+        }
+        if volumes {
+            let vols = q::ListVolumesOptionsBuilder::new().filters(&filters).build();
+            let list = d.list_volumes(Some(vols)).await.map_err(|e| docker_err("listing", "volumes", e))?;
+            for v in list.volumes.unwrap_or_default() {
+                d.remove_volume(&v.name, None::<q::RemoveVolumeOptions>)
+                    .await
+                    .map_err(|e| docker_err("removing volume", &v.name, e))?;
+            }
+        }
+        self.intents.clear();
+        self.starts.clear();
+        Ok(())
+    }
+}
+
+/// Follows one container's stdout and stderr, skipping lines already forwarded.
+async fn follow(
+    docker: Docker,
+    pod: String,
+    id: String,
+    hub: Arc<Hub>,
+    marks: Arc<Mutex<HashMap<String, chrono::DateTime<chrono::FixedOffset>>>>,
+) {
+    let mark = marks.lock().unwrap_or_else(|p| p.into_inner()).get(&pod).copied();
+    let mut opts = q::LogsOptionsBuilder::new().follow(true).stdout(true).stderr(true).timestamps(true);
+    opts = match mark {
+        Some(m) => opts.since(i32::try_from(m.timestamp()).unwrap_or(0)),
+        None => opts.tail("200"),
+    };
+    let mut logs = docker.logs(&id, Some(opts.build()));
+    while let Some(Ok(chunk)) = logs.next().await {
+        for raw in String::from_utf8_lossy(&chunk.into_bytes()).lines() {
+            let (ts, text) = raw.split_once(' ').unwrap_or(("", raw));
+            let at = chrono::DateTime::parse_from_rfc3339(ts).ok();
+            if let Some(at) = at {
+                let mut marks = marks.lock().unwrap_or_else(|p| p.into_inner());
+                if marks.get(&pod).is_some_and(|m| at <= *m) {
+                    continue;
+                }
+                marks.insert(pod.clone(), at);
+            }
+            hub.publish_log(LogLine {
+                pod: pod.clone(),
+                at: at.map(std::time::SystemTime::from).unwrap_or_else(std::time::SystemTime::now),
+                line: text.to_string(),
+            });
+        }
+    }
+}
+
+/// Watches docker events of managed objects and asks the actor for a refresh, at most one
+/// pending at a time. Reconnects if the event stream breaks.
+async fn watch_events(docker: Docker, tx: mpsc::WeakSender<Request>, pending: Arc<AtomicBool>) {
+    let filters: HashMap<&str, Vec<String>> = [
+        ("label", vec![format!("{MANAGED_LABEL}=true")]),
+        ("type", vec!["container".into(), "network".into()]),
+    ]
+    .into();
+    loop {
+        let opts = q::EventsOptionsBuilder::new().filters(&filters).build();
+        let mut events = docker.events(Some(opts));
+        while let Some(ev) = events.next().await {
+            let Ok(ev) = ev else { break };
+            let ours = ev
+                .actor
+                .as_ref()
+                .and_then(|a| a.attributes.as_ref())
+                .is_some_and(|a| a.contains_key(POD_LABEL) || a.contains_key("container"));
+            if !ours {
+                continue;
+            }
+            let Some(tx) = tx.upgrade() else { return };
+            if !pending.swap(true, Ordering::SeqCst) && tx.send(Request::Refresh).await.is_err() {
+                return;
+            }
+        }
+        let Some(_) = tx.upgrade() else { return };
+        // The daemon went away or restarted: try again shortly.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+fn docker_err(what: &str, subject: &str, e: bollard::errors::Error) -> RuntimeError {
+    use bollard::errors::Error as E;
+    match e {
+        E::DockerResponseServerError { status_code, message } => {
+            RuntimeError::Other(format!("docker refused {what} `{subject}` ({status_code}): {message}"))
+        }
+        E::IOError { .. } | E::HyperLegacyError { .. } | E::SocketNotFoundError(_) | E::RequestTimeoutError => {
+            RuntimeError::DockerUnavailable(format!("{what} `{subject}`: {e}"))
+        }
+        other => RuntimeError::Other(format!("docker error while {what} `{subject}`: {other}")),
+    }
+}

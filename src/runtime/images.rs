@@ -1,0 +1,403 @@
+//! Builds the workspace binaries and packs each into a `FROM scratch` image.
+//!
+//! Layout:
+//! - [`locate_binaries`]: runs `cargo build --release --workspace --bins` when cargo and the
+//!   workspace are at hand (cargo's JSON messages give the exact executable paths), otherwise
+//!   looks next to the running `faultline` executable (an installed release).
+//! - [`build_images`]: one image per `x-faultline-images` entry, built through the daemon's
+//!   classic builder from an in-memory tar context. No registry is ever contacted: `FROM
+//!   scratch` needs no base image. Each image carries a content-hash label (Dockerfile +
+//!   binary) so an up-to-date image is skipped in milliseconds. The binary's DWARF sections
+//!   are dropped on the way in (the host keeps them for debugging): the release profile's
+//!   line tables would otherwise make each image about 45 MB instead of 8.
+//! - [`ensure_images`]: the two together, printing progress to stderr (CLI and tests).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::{compose, RuntimeError, Topology, MANAGED_LABEL};
+
+/// Label holding the sha256 of the Dockerfile and the binary an image was built from.
+pub const HASH_LABEL: &str = "dev.faultline.content-hash";
+/// Label naming the workspace binary inside an image.
+pub const BINARY_LABEL: &str = "dev.faultline.binary";
+/// Largest image Faultline accepts: a presenter's laptop and a projector demo, not a registry.
+pub const MAX_IMAGE_BYTES: i64 = 30 * 1024 * 1024;
+
+/// The Dockerfile of every image. `/data` is created owned by 10001 so that a fresh named
+/// volume mounted there inherits that owner and the non-root process can write to it.
+pub const DOCKERFILE: &str = "FROM scratch\n\
+COPY app /app\n\
+COPY --chown=10001:10001 data /data\n\
+USER 10001:10001\n\
+ENTRYPOINT [\"/app\"]\n";
+
+/// Receives one human-readable progress line at a time.
+pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageOutcome {
+    Built,
+    UpToDate,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImageReport {
+    pub image: String,
+    pub binary: String,
+    pub size_bytes: i64,
+    pub outcome: ImageOutcome,
+}
+
+/// Builds (if needed) the binaries and the images of the compose file at `compose_path`,
+/// printing progress to stderr. This is what `faultline images` and the tests call.
+pub async fn ensure_images(compose_path: &Path, force: bool) -> Result<Vec<ImageReport>, RuntimeError> {
+    let topology = compose::load(compose_path)?;
+    let workspace = workspace_dir(compose_path);
+    let print = |line: &str| eprintln!("{line}");
+    let binaries = locate_binaries_async(workspace, &topology, &print).await?;
+    let docker = super::docker::connect_daemon().await?;
+    build_images(&docker, &topology, &binaries, force, &print).await
+}
+
+/// The directory holding the compose file (the workspace root in a checkout).
+pub fn workspace_dir(compose_path: &Path) -> PathBuf {
+    match compose_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// [`locate_binaries`] for every binary the topology names, off the async threads.
+pub async fn locate_binaries_async(
+    workspace: PathBuf,
+    topology: &Topology,
+    progress: Progress<'_>,
+) -> Result<BTreeMap<String, PathBuf>, RuntimeError> {
+    let names: BTreeSet<String> = topology.images.values().cloned().collect();
+    // cargo's output is forwarded through a channel so `progress` need not be 'static.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let job = tokio::task::spawn_blocking(move || {
+        locate_binaries(&workspace, &names, &|l: &str| {
+            let _ = tx.send(l.to_string());
+        })
+    });
+    while let Some(line) = rx.recv().await {
+        progress(&line);
+    }
+    job.await.map_err(|e| RuntimeError::Other(format!("the build task failed: {e}")))?
+}
+
+/// Returns binary name -> executable path for each of `names`.
+pub fn locate_binaries(
+    workspace: &Path,
+    names: &BTreeSet<String>,
+    progress: Progress<'_>,
+) -> Result<BTreeMap<String, PathBuf>, RuntimeError> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let has_cargo = Command::new(&cargo)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if has_cargo && workspace.join("Cargo.toml").is_file() {
+        let built = cargo_build(&cargo, workspace, progress)?;
+        return names
+            .iter()
+            .map(|n| match built.get(n) {
+                Some(p) => Ok((n.clone(), p.clone())),
+                None => Err(RuntimeError::Other(format!(
+                    "cargo built no binary named `{n}` (named in x-faultline-images); \
+                     check the [[bin]] names of the workspace crates"
+                ))),
+            })
+            .collect();
+    }
+    // An installed release: the service binaries ship next to `faultline`.
+    let exe = std::env::current_exe()
+        .map_err(|e| RuntimeError::Other(format!("cannot find the faultline executable: {e}")))?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    names
+        .iter()
+        .map(|n| {
+            let p = dir.join(n);
+            if p.is_file() {
+                Ok((n.clone(), p))
+            } else {
+                Err(RuntimeError::Other(format!(
+                    "binary `{n}` is not next to {} and cargo is not available to build it; \
+                     run from the Faultline checkout with cargo installed",
+                    exe.display()
+                )))
+            }
+        })
+        .collect()
+}
+
+/// `cargo build --release --workspace --bins`, streaming cargo's progress lines and reading
+/// the executable paths from its JSON messages.
+fn cargo_build(
+    cargo: &str,
+    workspace: &Path,
+    progress: Progress<'_>,
+) -> Result<BTreeMap<String, PathBuf>, RuntimeError> {
+    progress("building the workspace binaries: cargo build --release --workspace --bins");
+    let mut child = Command::new(cargo)
+        .args(["build", "--release", "--workspace", "--bins"])
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(workspace)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| RuntimeError::Other(format!("cannot run cargo: {e}")))?;
+    let stderr = child.stderr.take();
+    // stderr (human progress and diagnostics) is drained on its own thread so neither pipe
+    // can fill up and block cargo.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let drain = std::thread::spawn(move || {
+        if let Some(err) = stderr {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let mut built = BTreeMap::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            while let Ok(l) = rx.try_recv() {
+                progress(&format!("  {}", l.trim_end()));
+            }
+            if let Some((name, path)) = executable_of(&line) {
+                built.insert(name, path);
+            }
+        }
+    }
+    let _ = drain.join();
+    let mut tail = Vec::new();
+    for l in rx.try_iter() {
+        progress(&format!("  {}", l.trim_end()));
+        tail.push(l);
+    }
+    let status = child
+        .wait()
+        .map_err(|e| RuntimeError::Other(format!("cargo did not finish: {e}")))?;
+    if !status.success() {
+        return Err(RuntimeError::Other(format!(
+            "cargo build failed ({status}); fix the build errors above and run again{}",
+            tail.last().map(|l| format!(" (last line: {l})")).unwrap_or_default()
+        )));
+    }
+    Ok(built)
+}
+
+/// (binary name, executable path) from one cargo JSON message, for binary targets.
+fn executable_of(line: &str) -> Option<(String, PathBuf)> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v.get("reason")?.as_str()? != "compiler-artifact" {
+        return None;
+    }
+    let target = v.get("target")?;
+    let is_bin = target.get("kind")?.as_array()?.iter().any(|k| k.as_str() == Some("bin"));
+    let exe = v.get("executable")?.as_str()?;
+    if !is_bin {
+        return None;
+    }
+    Some((target.get("name")?.as_str()?.to_string(), PathBuf::from(exe)))
+}
+
+/// Builds every image of `x-faultline-images` that is missing or out of date.
+pub async fn build_images(
+    docker: &bollard::Docker,
+    topology: &Topology,
+    binaries: &BTreeMap<String, PathBuf>,
+    force: bool,
+    progress: Progress<'_>,
+) -> Result<Vec<ImageReport>, RuntimeError> {
+    let mut reports = Vec::new();
+    for (image, binary) in &topology.images {
+        let path = binaries.get(binary).ok_or_else(|| {
+            RuntimeError::Other(format!("no executable for binary `{binary}` of image {image}"))
+        })?;
+        let bin = tokio::fs::read(path).await.map_err(|e| {
+            RuntimeError::Other(format!("cannot read {}: {e}; rebuild with cargo", path.display()))
+        })?;
+        let hash = content_hash(&bin);
+        let existing = docker.inspect_image(image).await.ok();
+        let current = existing
+            .as_ref()
+            .and_then(|i| i.config.as_ref())
+            .and_then(|c| c.labels.as_ref())
+            .and_then(|l| l.get(HASH_LABEL))
+            .cloned();
+        let outcome = if !force && current.as_deref() == Some(hash.as_str()) {
+            progress(&format!("{image}: up to date"));
+            ImageOutcome::UpToDate
+        } else {
+            progress(&format!("{image}: building from {} ({} MB)", path.display(), mb(bin.len() as i64)));
+            build_one(docker, image, binary, &hash, bin, progress).await?;
+            ImageOutcome::Built
+        };
+        let size = docker
+            .inspect_image(image)
+            .await
+            .map_err(|e| RuntimeError::Other(format!("image {image} vanished after its build: {e}")))?
+            .size
+            .unwrap_or(0);
+        if size > MAX_IMAGE_BYTES {
+            return Err(RuntimeError::Other(format!(
+                "image {image} is {} MB, over the {} MB limit; strip the binary `{binary}` \
+                 or trim its dependencies",
+                mb(size),
+                mb(MAX_IMAGE_BYTES)
+            )));
+        }
+        progress(&format!("{image}: {} MB", mb(size)));
+        reports.push(ImageReport { image: image.clone(), binary: binary.clone(), size_bytes: size, outcome });
+    }
+    Ok(reports)
+}
+
+fn mb(bytes: i64) -> String {
+    format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// sha256 of the Dockerfile and the binary, as hex.
+pub fn content_hash(binary: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(DOCKERFILE.as_bytes());
+    // The packing recipe: bump when what goes into the image changes.
+    h.update(b"strip-debug-v1");
+    h.update(binary);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The binary without its `.debug_*` sections (symbols stay, so panics still name
+/// functions). A file that is not ELF is returned as is.
+pub fn strip_debug(binary: &[u8]) -> Result<Vec<u8>, String> {
+    let mut elf = match object::build::elf::Builder::read(binary) {
+        Ok(b) => b,
+        Err(_) => return Ok(binary.to_vec()),
+    };
+    for section in elf.sections.iter_mut() {
+        if section.name.as_slice().starts_with(b".debug_") {
+            section.delete = true;
+        }
+    }
+    let mut out = Vec::with_capacity(binary.len() / 4);
+    elf.write(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// The build context: Dockerfile, the binary as `app`, an empty `data/` directory.
+pub fn build_context(binary: &[u8]) -> Result<Vec<u8>, std::io::Error> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut file = |name: &str, mode: u32, data: &[u8]| -> std::io::Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(mode);
+        header.set_mtime(0);
+        header.set_cksum();
+        tar.append_data(&mut header, name, data)
+    };
+    file("Dockerfile", 0o644, DOCKERFILE.as_bytes())?;
+    file("app", 0o755, binary)?;
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_size(0);
+    dir.set_mode(0o755);
+    dir.set_mtime(0);
+    dir.set_cksum();
+    tar.append_data(&mut dir, "data/", std::io::empty())?;
+    tar.into_inner()
+}
+
+async fn build_one(
+    docker: &bollard::Docker,
+    image: &str,
+    binary: &str,
+    hash: &str,
+    bin: Vec<u8>,
+    progress: Progress<'_>,
+) -> Result<(), RuntimeError> {
+    let stripped = strip_debug(&bin)
+        .map_err(|e| RuntimeError::Other(format!("cannot strip the binary `{binary}`: {e}")))?;
+    let context = build_context(&stripped)
+        .map_err(|e| RuntimeError::Other(format!("cannot pack the build context of {image}: {e}")))?;
+    let labels: HashMap<&str, &str> =
+        [(MANAGED_LABEL, "true"), (HASH_LABEL, hash), (BINARY_LABEL, binary)].into();
+    let options = bollard::query_parameters::BuildImageOptionsBuilder::new()
+        .dockerfile("Dockerfile")
+        .t(image)
+        .rm(true)
+        .forcerm(true)
+        .labels(&labels)
+        .build();
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| RuntimeError::Other(format!("building {image} failed: {e}")))?;
+        if let Some(err) = info.error_detail.and_then(|d| d.message).or(info.error) {
+            return Err(RuntimeError::Other(format!("building {image} failed: {err}")));
+        }
+        if let Some(s) = info.stream {
+            let s = s.trim();
+            if !s.is_empty() {
+                progress(&format!("  {s}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_has_dockerfile_app_and_data_dir() {
+        let ctx = build_context(b"\x7fELF fake").unwrap();
+        let mut archive = tar::Archive::new(ctx.as_slice());
+        let mut names = Vec::new();
+        for e in archive.entries().unwrap() {
+            let e = e.unwrap();
+            names.push((e.path().unwrap().display().to_string(), e.header().mode().unwrap()));
+        }
+        assert_eq!(
+            names,
+            vec![("Dockerfile".into(), 0o644), ("app".into(), 0o755), ("data/".into(), 0o755)]
+        );
+    }
+
+    #[test]
+    fn strip_keeps_non_elf_and_shrinks_elf() {
+        assert_eq!(strip_debug(b"not elf").unwrap(), b"not elf".to_vec());
+        // This very test binary is ELF, built with line tables.
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let stripped = strip_debug(&me).unwrap();
+        assert!(stripped.len() < me.len(), "{} -> {}", me.len(), stripped.len());
+        assert_eq!(&stripped[..4], b"\x7fELF");
+    }
+
+    #[test]
+    fn hash_changes_with_the_binary() {
+        assert_eq!(content_hash(b"a"), content_hash(b"a"));
+        assert_ne!(content_hash(b"a"), content_hash(b"b"));
+        assert_eq!(content_hash(b"a").len(), 64);
+    }
+
+    #[test]
+    fn executables_come_from_bin_artifacts_only() {
+        let bin = r#"{"reason":"compiler-artifact","target":{"kind":["bin"],"name":"payment"},"executable":"/t/payment"}"#;
+        let lib = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"x"},"executable":null}"#;
+        assert_eq!(executable_of(bin), Some(("payment".into(), PathBuf::from("/t/payment"))));
+        assert_eq!(executable_of(lib), None);
+        assert_eq!(executable_of("not json"), None);
+    }
+}

@@ -1,0 +1,73 @@
+//! The glue of `faultline validate` and `faultline run --headless`, so the binary's `main`
+//! stays a dispatcher: it parses flags and calls these.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::error::ScenarioError;
+use super::headless::{self, HeadlessOptions};
+use super::Context;
+use crate::runtime::{self, RuntimeChoice};
+
+/// The directory `faultline validate` reads when given no paths: `scenarios/` beside the
+/// compose file.
+pub fn default_dir(compose: &Path) -> PathBuf {
+    runtime::images::workspace_dir(compose).join("scenarios")
+}
+
+/// `faultline validate [PATH...]`: checks the files (a directory means its `*.toml`) and
+/// returns one line per valid file; every problem of every file is in the error.
+pub fn validate(paths: &[PathBuf], compose: &Path) -> Result<String, ScenarioError> {
+    let ctx = Context::from_compose(compose)?;
+    let mut files = Vec::new();
+    let given = if paths.is_empty() { vec![default_dir(compose)] } else { paths.to_vec() };
+    for p in given {
+        if p.is_dir() {
+            files.extend(super::files_in(&p)?);
+        } else {
+            files.push(p);
+        }
+    }
+    if files.is_empty() {
+        return Err(ScenarioError::Directory { path: default_dir(compose), message: "no *.toml scenario files found".into() });
+    }
+    let ok = super::validate_files(&files, &ctx)?;
+    let mut out = String::new();
+    for s in &ok {
+        out.push_str(&format!(
+            "ok  {}: {} ({} steps, {} orders, {} expectations)\n",
+            s.path.display(),
+            s.title,
+            s.steps.len(),
+            s.workload.orders,
+            s.expectations.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// `faultline run PATH --headless`: connects the runtime, builds images when Docker runs the
+/// pods, runs, writes the report. `Ok(true)` when every expectation passed.
+pub async fn run_headless(
+    path: &Path,
+    compose: &Path,
+    choice: RuntimeChoice,
+    speed: f64,
+    report: Option<PathBuf>,
+    bring_up: bool,
+) -> Result<bool, ScenarioError> {
+    let speed = headless::check_speed(speed).map_err(ScenarioError::Usage)?;
+    // Validate before touching any pod: a typo must not cost a topology start.
+    let ctx = Context::from_compose(compose)?;
+    let scenario = super::load(path, &ctx)?;
+    let connected = runtime::connect(choice, compose).await.map_err(|e| ScenarioError::Runtime(e.to_string()))?;
+    if let Some(n) = &connected.notice {
+        eprintln!("{n}");
+    }
+    let rt: Arc<dyn runtime::PodRuntime> = Arc::from(connected.runtime);
+    if rt.kind() == "docker" && bring_up {
+        runtime::images::ensure_images(compose, false).await.map_err(|e| ScenarioError::Runtime(e.to_string()))?;
+    }
+    let report = headless::run(rt, scenario, HeadlessOptions { speed, report, bring_up }).await?;
+    Ok(report.passed)
+}

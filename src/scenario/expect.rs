@@ -1,0 +1,162 @@
+//! Evaluating expectations: live (from the tracker, while a run settles) and final (with the
+//! engine's own view of every order and the ledgers). Pure: the runner gathers the inputs.
+
+use std::collections::BTreeMap;
+
+use faultline_proto::WorkflowStatus;
+
+use super::ledger::{self, LedgerSnapshot};
+use super::model::{fmt_duration, Check, Expectation};
+use super::report::ExpectationResult;
+use super::tracker::Tracker;
+
+/// A pod came back (healthy again after a start, restart, unpause, reconnect or deploy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comeback {
+    pub pod: String,
+    /// Milliseconds since the run started.
+    pub at_ms: u64,
+    /// Orders open at that moment: recovery is when the last of them closed.
+    pub open: Vec<String>,
+}
+
+/// Everything the final evaluation looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// Orders whose start the engine accepted, in order.
+    pub started: Vec<String>,
+    /// Orders the runner tried and failed to start, with the error.
+    pub failed_starts: Vec<(String, String)>,
+    /// The engine's status of each started order (`describe`), or why it could not say.
+    pub engine_status: BTreeMap<String, Result<WorkflowStatus, String>>,
+    pub ledgers: Option<Result<LedgerSnapshot, String>>,
+    /// workflow id -> the demo's order id (what the ledgers record).
+    pub order_ids: BTreeMap<String, String>,
+    pub comebacks: Vec<Comeback>,
+}
+
+/// Recovery after the last comeback of `pod`: when the last order open then closed.
+/// `Err` with the measured text when not (yet) recovered.
+pub fn recovery_ms(pod: &str, comebacks: &[Comeback], tracker: &Tracker) -> Result<u64, String> {
+    let Some(cb) = comebacks.iter().rev().find(|c| c.pod == pod) else {
+        return Err(format!("pod {pod} never came back"));
+    };
+    let mut last = cb.at_ms;
+    let mut open = 0;
+    for id in &cb.open {
+        match tracker.order(id).and_then(|o| o.closed_ms) {
+            Some(t) => last = last.max(t),
+            None => open += 1,
+        }
+    }
+    if open > 0 {
+        Err(format!("{open} order(s) open when {pod} came back are still open"))
+    } else {
+        Ok(last - cb.at_ms)
+    }
+}
+
+/// Whether an expectation already holds, from the live tracker alone; `None` for checks that
+/// need the final audit (ledgers, the engine's view).
+pub fn holds_live(check: &Check, tracker: &Tracker, comebacks: &[Comeback], orders_started: u64) -> Option<bool> {
+    let c = tracker.counts();
+    Some(match check {
+        Check::AllCompleted => orders_started > 0 && c.completed >= orders_started,
+        Check::RetriesAtLeast(n) => c.retries_seen >= *n,
+        Check::TimersFiredAtLeast(n) => c.timers_fired >= *n,
+        Check::RecoveryAtMost { pod, .. } => recovery_ms(pod, comebacks, tracker).is_ok(),
+        Check::NoneFailed => c.failed == 0,
+        Check::NoneLost | Check::ChargedExactlyOnce | Check::NoDuplicateEffects => return None,
+    })
+}
+
+/// The final verdict of one expectation. `held_at_ms`: when it first held during the run
+/// (for `within`), and `within_ms` its scaled deadline from the last step's start.
+pub fn evaluate(e: &Expectation, tracker: &Tracker, ev: &Evidence, late: bool) -> ExpectationResult {
+    let status = |id: &String| -> Option<WorkflowStatus> {
+        match ev.engine_status.get(id) {
+            Some(Ok(s)) => Some(*s),
+            _ => tracker.order(id).and_then(|o| o.status),
+        }
+    };
+    let total = ev.started.len() + ev.failed_starts.len();
+    let completed: Vec<String> = ev.started.iter().filter(|id| status(id) == Some(WorkflowStatus::Completed)).cloned().collect();
+    let (mut passed, measured) = match &e.check {
+        Check::AllCompleted => (total > 0 && completed.len() == total, format!("{}/{total} completed", completed.len())),
+        Check::NoneFailed => {
+            let failed: Vec<&String> = ev
+                .started
+                .iter()
+                .filter(|id| matches!(status(id), Some(WorkflowStatus::Failed | WorkflowStatus::Terminated | WorkflowStatus::TimedOut)))
+                .collect();
+            let text = if failed.is_empty() { "0 failed".to_string() } else { format!("{} failed: {}", failed.len(), list(&failed)) };
+            (failed.is_empty(), text)
+        }
+        Check::NoneLost => {
+            let mut lost: Vec<String> = ev.failed_starts.iter().map(|(id, e)| format!("{id} (never started: {e})")).collect();
+            for id in &ev.started {
+                match ev.engine_status.get(id) {
+                    Some(Ok(_)) if tracker.order(id).is_some_and(|o| o.runs_started > 0) => {}
+                    Some(Ok(_)) => lost.push(format!("{id} (no workflow_started event on the stream)")),
+                    Some(Err(why)) => lost.push(format!("{id} ({why})")),
+                    None => lost.push(format!("{id} (not checked)")),
+                }
+            }
+            let text = if lost.is_empty() { format!("0 of {total} lost") } else { format!("{} of {total} lost: {}", lost.len(), lost.join("; ")) };
+            (lost.is_empty(), text)
+        }
+        Check::ChargedExactlyOnce => match &ev.ledgers {
+            Some(Ok(snap)) if snap.has_balances => {
+                let oid = |wf: &String| ev.order_ids.get(wf).cloned().unwrap_or_else(|| wf.clone());
+                let completed_orders: Vec<String> = completed.iter().map(oid).collect();
+                let all_orders: Vec<String> = ev.started.iter().map(oid).collect();
+                let (ok, problems) = ledger::charge_verdict(snap, &completed_orders, &all_orders);
+                if problems.is_empty() {
+                    (true, format!("{ok}/{} completed orders charged exactly once, none twice", completed.len()))
+                } else {
+                    (false, problems.join("; "))
+                }
+            }
+            Some(Ok(_)) => (false, "no service answered the balances endpoint (is the payment pod running?)".into()),
+            Some(Err(e)) => (false, format!("ledger audit failed: {e}")),
+            None => (false, "ledger audit not run".into()),
+        },
+        Check::NoDuplicateEffects => match &ev.ledgers {
+            Some(Ok(snap)) => {
+                let d = ledger::duplicates(snap);
+                let n: usize = snap.entries.iter().map(|(_, e)| e.len()).sum();
+                if d.is_empty() {
+                    (true, format!("0 duplicates in {n} ledger entries of {} services", snap.entries.len()))
+                } else {
+                    (false, format!("{} duplicate(s): {}", d.len(), d.join("; ")))
+                }
+            }
+            Some(Err(e)) => (false, format!("ledger audit failed: {e}")),
+            None => (false, "ledger audit not run".into()),
+        },
+        Check::RetriesAtLeast(n) => {
+            let c = tracker.counts().retries_seen;
+            (c >= *n, format!("{c} retries seen"))
+        }
+        Check::TimersFiredAtLeast(n) => {
+            let c = tracker.counts().timers_fired;
+            (c >= *n, format!("{c} timers fired"))
+        }
+        Check::RecoveryAtMost { pod, max } => match recovery_ms(pod, &ev.comebacks, tracker) {
+            Ok(ms) => (ms <= max.as_millis() as u64, format!("recovered in {}", fmt_duration(std::time::Duration::from_millis(ms)))),
+            Err(why) => (false, why),
+        },
+    };
+    let mut measured = measured;
+    if late && passed {
+        passed = false;
+        measured.push_str(" (but not within the deadline)");
+    }
+    ExpectationResult { expectation: e.check.describe(), passed, measured, line: e.line }
+}
+
+fn list(ids: &[&String]) -> String {
+    let v: Vec<&str> = ids.iter().take(5).map(|s| s.as_str()).collect();
+    let more = if ids.len() > 5 { format!(" and {} more", ids.len() - 5) } else { String::new() };
+    format!("{}{more}", v.join(", "))
+}

@@ -1,0 +1,295 @@
+//! A validated scenario: what the runner executes and the dashboard shows.
+//!
+//! Durations here are as written in the file (unscaled); the runner divides them by the
+//! speed factor (`Scenario::scaled`), so one file serves a talk (`--speed 1`) and CI.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use faultline_demo::order::OrderTiming;
+
+use crate::runtime::PodAction;
+
+/// One scenario file, checked against the topology.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub path: PathBuf,
+    /// File stem: `bugged-pod`.
+    pub name: String,
+    pub title: String,
+    /// Shown on screen under the title.
+    pub description: String,
+    /// Hard cap on a run, after which it is aborted.
+    pub timeout: Duration,
+    /// pod -> image tag the pod must run before the first step.
+    pub versions: BTreeMap<String, String>,
+    pub workload: Workload,
+    pub steps: Vec<Step>,
+    pub expectations: Vec<Expectation>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    pub orders: u32,
+    /// Orders per second when a step starts several.
+    pub rate: f64,
+    /// (sku, unit price) of the catalog products to pick from with the seed.
+    pub products: Vec<(String, String)>,
+    pub quantities: Vec<u32>,
+    pub payment_bug: BugFilter,
+    pub seed: u64,
+    /// Orders above this amount (decimal EUR) wait for an `approve` signal.
+    pub approval_threshold: String,
+    pub timing: Timing,
+}
+
+/// Which orders the workload keeps, by whether their amount hits the payment v1 bug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BugFilter {
+    Any,
+    /// Every order hits the bug (they all get stuck on v1).
+    All,
+    /// No order hits the bug.
+    None,
+}
+
+/// Durations inside each order (unscaled); the demo's `OrderTiming` once scaled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timing {
+    pub pickup: Duration,
+    pub approval_timeout: Duration,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    pub retry_backoff: f64,
+    pub activity_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        let d = OrderTiming::default();
+        Timing {
+            pickup: Duration::from_millis(d.pickup_delay_ms),
+            approval_timeout: Duration::from_millis(d.approval_timeout_ms),
+            retry_initial: Duration::from_millis(d.retry_initial_ms),
+            retry_max: Duration::from_millis(d.retry_max_ms),
+            retry_backoff: d.retry_backoff,
+            activity_timeout: Duration::from_millis(d.activity_timeout_ms),
+        }
+    }
+}
+
+impl Timing {
+    /// The order input's timing at `speed` (the demo's own scaling rules apply, e.g. the
+    /// activity timeout never drops below 1 s).
+    pub fn to_order_timing(&self, speed: f64) -> OrderTiming {
+        OrderTiming {
+            retry_initial_ms: self.retry_initial.as_millis() as u64,
+            retry_backoff: self.retry_backoff,
+            retry_max_ms: self.retry_max.as_millis() as u64,
+            activity_timeout_ms: self.activity_timeout.as_millis() as u64,
+            pickup_delay_ms: self.pickup.as_millis() as u64,
+            approval_timeout_ms: self.approval_timeout.as_millis() as u64,
+        }
+        .scaled(speed)
+    }
+}
+
+/// One step. It runs when all its gates are open, in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub title: String,
+    pub narration: String,
+    /// 1-based line of the step in its file (for messages and reports).
+    pub line: usize,
+    pub manual: bool,
+    pub at: Option<Duration>,
+    pub after: Option<Duration>,
+    pub when: Option<Condition>,
+    /// How long `when` may take before the run is aborted.
+    pub timeout: Duration,
+    pub actions: Vec<Action>,
+}
+
+/// Counters the runner keeps from the engine's event stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Counter {
+    /// Orders the engine has started.
+    Started,
+    /// Orders not closed yet.
+    Running,
+    /// Open orders with an activity (theirs or their child's) that failed and is being retried.
+    Retrying,
+    Completed,
+    /// Orders that failed, were terminated or timed out (canceled ones are counted apart).
+    Failed,
+    /// Failed activity attempts that the engine will retry.
+    RetriesSeen,
+    TimersPending,
+    TimersFired,
+    /// Orders whose charge activity completed.
+    Charged,
+}
+
+impl Counter {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Counter::Started => "started",
+            Counter::Running => "running",
+            Counter::Retrying => "retrying",
+            Counter::Completed => "completed",
+            Counter::Failed => "failed",
+            Counter::RetriesSeen => "retries_seen",
+            Counter::TimersPending => "timers_pending",
+            Counter::TimersFired => "timers_fired",
+            Counter::Charged => "charged",
+        }
+    }
+}
+
+/// A condition a step (or a `wait`) waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    AtLeast(Counter, u64),
+    AllCompleted,
+    PodHealthy(String),
+    PodStopped(String),
+}
+
+impl Condition {
+    pub fn describe(&self) -> String {
+        match self {
+            Condition::AtLeast(c, n) => format!("{} >= {n}", c.name()),
+            Condition::AllCompleted => "all orders completed".into(),
+            Condition::PodHealthy(p) => format!("pod {p} healthy"),
+            Condition::PodStopped(p) => format!("pod {p} stopped"),
+        }
+    }
+}
+
+/// Which orders a signal, retry or cancel addresses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    All,
+    Running,
+    Retrying,
+    /// Orders whose amount is over the approval threshold.
+    NeedsApproval,
+    /// 1-based order numbers of the workload.
+    Numbers(Vec<u32>),
+}
+
+impl Target {
+    pub fn describe(&self) -> String {
+        match self {
+            Target::All => "all orders".into(),
+            Target::Running => "running orders".into(),
+            Target::Retrying => "retrying orders".into(),
+            Target::NeedsApproval => "orders awaiting approval".into(),
+            Target::Numbers(n) => {
+                let s: Vec<String> = n.iter().map(|n| format!("#{n}")).collect();
+                format!("orders {}", s.join(", "))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Pod { pod: String, action: PodAction },
+    /// Starts the next `count` orders of the workload (all that are left when `None`).
+    StartOrders { count: Option<u32> },
+    Signal { name: String, target: Target },
+    RetryNow { target: Target },
+    Cancel { target: Target },
+    Wait(Duration),
+    WaitUntil { condition: Condition, timeout: Duration },
+}
+
+impl Action {
+    /// One line for the screen and the report, e.g. `kill engine`.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Pod { pod, action } => format!("{} {pod}", action.describe()),
+            Action::StartOrders { count: Some(n) } => format!("start {n} orders"),
+            Action::StartOrders { count: None } => "start the remaining orders".into(),
+            Action::Signal { name, target } => format!("signal `{name}` to {}", target.describe()),
+            Action::RetryNow { target } => format!("retry now: {}", target.describe()),
+            Action::Cancel { target } => format!("cancel {}", target.describe()),
+            Action::Wait(d) => format!("wait {}", fmt_duration(*d)),
+            Action::WaitUntil { condition, .. } => format!("wait until {}", condition.describe()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    AllCompleted,
+    NoneFailed,
+    /// Every order the runner started is known to the engine and was seen starting.
+    NoneLost,
+    /// Every completed order has exactly one net charge in the payment ledger; none has more.
+    ChargedExactlyOnce,
+    /// No service ledger holds two effects for one order's step.
+    NoDuplicateEffects,
+    RetriesAtLeast(u64),
+    TimersFiredAtLeast(u64),
+    /// From the moment `pod` came back (its last start, restart, unpause, reconnect or deploy)
+    /// until every order open then has closed.
+    RecoveryAtMost { pod: String, max: Duration },
+}
+
+impl Check {
+    pub fn describe(&self) -> String {
+        match self {
+            Check::AllCompleted => "all orders completed".into(),
+            Check::NoneFailed => "no order failed".into(),
+            Check::NoneLost => "no order lost".into(),
+            Check::ChargedExactlyOnce => "each order charged exactly once".into(),
+            Check::NoDuplicateEffects => "no side effect duplicated".into(),
+            Check::RetriesAtLeast(n) => format!("at least {n} retries seen"),
+            Check::TimersFiredAtLeast(n) => format!("at least {n} timers fired"),
+            Check::RecoveryAtMost { pod, max } => {
+                format!("recovered within {} after {pod} came back", fmt_duration(*max))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    pub check: Check,
+    /// Must hold no later than this after the last step started.
+    pub within: Option<Duration>,
+    pub line: usize,
+}
+
+/// `1.5s`, `250ms`, `2m`: short and exact enough for screens and reports.
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        "0s".into()
+    } else if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms % 60_000 == 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}
+
+impl Scenario {
+    /// Every scenario duration divided by `speed` (>= 1 compresses a run).
+    pub fn scale(d: Duration, speed: f64) -> Duration {
+        if speed.is_finite() && speed > 0.0 {
+            d.div_f64(speed)
+        } else {
+            d
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The report of a run: the timeline of steps and events, and each expectation with pass or
+//! fail and the measured value. Written as JSON (for machines) or Markdown (to share after a
+//! talk).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::error::ScenarioError;
+use super::model::fmt_duration;
+use super::tracker::Counts;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub title: String,
+    pub description: String,
+    pub file: String,
+    /// `docker` or `local`.
+    pub runtime: String,
+    pub speed: f64,
+    /// Wall-clock start, RFC 3339.
+    pub started_at: String,
+    pub duration_ms: u64,
+    /// Why the run stopped early (a step's condition timed out, a pod action failed...).
+    pub aborted: Option<String>,
+    pub passed: bool,
+    pub counts: Counts,
+    pub orders: Vec<OrderLine>,
+    pub expectations: Vec<ExpectationResult>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// The final state of one order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderLine {
+    pub number: u32,
+    pub workflow_id: String,
+    pub amount: String,
+    pub status: String,
+    pub retries: u64,
+    pub last_failure: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExpectationResult {
+    /// What was expected, in words.
+    pub expectation: String,
+    pub passed: bool,
+    /// What was measured, e.g. "8/8 completed" or "4.2s".
+    pub measured: String,
+    /// Line of the `[[expect]]` in the scenario file.
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Step,
+    Action,
+    Event,
+    Counts,
+    Note,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    /// Milliseconds since the run started.
+    pub at_ms: u64,
+    pub kind: EntryKind,
+    pub text: String,
+}
+
+impl Report {
+    /// Writes the report; the extension (`.json` or `.md`) picks the form.
+    pub fn write(&self, path: &Path) -> Result<(), ScenarioError> {
+        let text = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")),
+            Some("md") | Some("markdown") => self.to_markdown(),
+            _ => return Err(ScenarioError::ReportFormat(path.to_path_buf())),
+        };
+        std::fs::write(path, text).map_err(|e| ScenarioError::Report { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// A page a presenter can share: verdict, expectations, orders, timeline.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        let verdict = if self.passed { "PASSED" } else { "FAILED" };
+        s.push_str(&format!("# {} — {verdict}\n\n", self.title));
+        s.push_str(&format!("{}\n\n", self.description));
+        s.push_str(&format!(
+            "- scenario: `{}` ({})\n- runtime: {}, speed ×{}\n- started: {}, took {}\n",
+            self.scenario,
+            self.file,
+            self.runtime,
+            self.speed,
+            self.started_at,
+            fmt_duration(std::time::Duration::from_millis(self.duration_ms))
+        ));
+        if let Some(why) = &self.aborted {
+            s.push_str(&format!("- **aborted:** {}\n", md_escape(why)));
+        }
+        s.push_str("\n## Expectations\n\n| | expectation | measured |\n|---|---|---|\n");
+        for e in &self.expectations {
+            let mark = if e.passed { "✅ pass" } else { "❌ fail" };
+            s.push_str(&format!("| {mark} | {} | {} |\n", md_escape(&e.expectation), md_escape(&e.measured)));
+        }
+        let c = &self.counts;
+        s.push_str(&format!(
+            "\n## Counts\n\nstarted {} · completed {} · failed {} · canceled {} · still running {} · retries seen {} · timers fired {}\n",
+            c.started, c.completed, c.failed, c.canceled, c.running, c.retries_seen, c.timers_fired
+        ));
+        if !self.orders.is_empty() {
+            s.push_str("\n## Orders\n\n| # | workflow | amount | status | retries | last failure |\n|---|---|---|---|---|---|\n");
+            for o in &self.orders {
+                s.push_str(&format!(
+                    "| {} | `{}` | {} | {} | {} | {} |\n",
+                    o.number,
+                    o.workflow_id,
+                    o.amount,
+                    o.status,
+                    o.retries,
+                    md_escape(o.last_failure.as_deref().unwrap_or(""))
+                ));
+            }
+        }
+        s.push_str("\n## Timeline\n\n| time | | what |\n|---|---|---|\n");
+        for t in &self.timeline {
+            let kind = match t.kind {
+                EntryKind::Step => "**step**",
+                EntryKind::Action => "action",
+                EntryKind::Event => "event",
+                EntryKind::Counts => "counts",
+                EntryKind::Note => "note",
+            };
+            s.push_str(&format!("| {} | {kind} | {} |\n", clock(t.at_ms), md_escape(&t.text)));
+        }
+        s
+    }
+}
+
+/// `m:ss.s` since the run started.
+pub fn clock(ms: u64) -> String {
+    format!("{}:{:04.1}", ms / 60_000, (ms % 60_000) as f64 / 1000.0)
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}

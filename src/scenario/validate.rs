@@ -1,0 +1,653 @@
+//! Turns a raw scenario file into a [`Scenario`], or into diagnostics with positions.
+//!
+//! Checks, in one pass, collecting every problem rather than stopping at the first:
+//! - shape and types (toml/serde, with the position toml reports);
+//! - names: pods and versions against the topology ([`Context`], read from
+//!   docker-compose.yml), actions, checks, conditions, order targets;
+//! - impossible steps, by simulating each pod's state through the steps in order: unpause a
+//!   pod that is not paused, start one that runs, wait for a stopped pod to be healthy, signal
+//!   before any order started, start more orders than the workload has, count more orders than
+//!   exist, expect all completed while a step cancels orders.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::context::Context;
+use super::error::Diagnostic;
+use super::format::{self, RawAction, RawCondition, RawExpectation, RawStep, RawWorkload};
+use super::model::*;
+use crate::runtime::PodAction;
+use faultline_demo::money::{self, Currency};
+use faultline_demo::order::catalog::CATALOG;
+use faultline_demo::order::DEFAULT_APPROVAL_THRESHOLD;
+
+const EUR: Currency = Currency { code: "EUR", exponent: 2 };
+
+const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(120);
+const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(600);
+const MAX_ORDERS: i64 = 10_000;
+
+/// Simulated pod state while walking the steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sim {
+    Up,
+    Paused,
+    Down,
+    Disconnected,
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+    text: &'a str,
+    ctx: &'a Context,
+    diags: Vec<Diagnostic>,
+}
+
+/// Validates the text of one scenario file.
+pub fn validate_text(file: &Path, text: &str, ctx: &Context) -> Result<Scenario, Vec<Diagnostic>> {
+    let raw = match format::parse(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            // toml's message can span several lines with its own excerpt; keep the first line.
+            let msg = e.message().lines().next().unwrap_or("invalid TOML").to_string();
+            return Err(vec![Diagnostic::at(file, text, span, msg)]);
+        }
+    };
+    let mut c = Checker { file, text, ctx, diags: Vec::new() };
+    let scenario = c.scenario(raw);
+    if c.diags.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(c.diags)
+    }
+}
+
+impl Checker<'_> {
+    fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::at(self.file, self.text, span, msg));
+    }
+
+    fn line(&self, span: &Range<usize>) -> usize {
+        super::error::line_col(self.text, span.start).0
+    }
+
+    fn duration(&mut self, s: &Spanned<String>) -> Duration {
+        match humantime::parse_duration(s.get_ref().trim()) {
+            Ok(d) => d,
+            Err(e) => {
+                self.err(s.span(), format!("`{}` is not a duration ({e}); write e.g. \"500ms\", \"5s\" or \"2m\"", s.get_ref()));
+                Duration::ZERO
+            }
+        }
+    }
+
+    fn opt_duration(&mut self, s: &Option<Spanned<String>>, default: Duration) -> Duration {
+        s.as_ref().map(|s| self.duration(s)).unwrap_or(default)
+    }
+
+    fn count(&mut self, v: &Spanned<i64>, what: &str, min: i64) -> u64 {
+        let n = *v.get_ref();
+        if n < min || n > MAX_ORDERS * 100 {
+            self.err(v.span(), format!("{what} must be at least {min} (got {n})"));
+            return min.max(0) as u64;
+        }
+        n as u64
+    }
+
+    fn pod(&mut self, s: &Spanned<String>) -> Option<String> {
+        if self.ctx.has_pod(s.get_ref()) {
+            Some(s.get_ref().clone())
+        } else {
+            self.err(s.span(), format!("unknown pod `{}`; the pods of docker-compose.yml are: {}", s.get_ref(), self.ctx.pods().join(", ")));
+            None
+        }
+    }
+
+    fn version(&mut self, pod: &str, v: &Spanned<String>) -> Option<String> {
+        let known = self.ctx.versions(pod);
+        if known.iter().any(|k| k == v.get_ref()) {
+            Some(v.get_ref().clone())
+        } else {
+            self.err(v.span(), format!("unknown version `{}` of pod `{pod}`; the versions in docker-compose.yml (x-faultline-images) are: {}", v.get_ref(), known.join(", ")));
+            None
+        }
+    }
+
+    fn scenario(&mut self, raw: format::RawScenario) -> Scenario {
+        let title = raw.title.get_ref().trim().to_string();
+        if title.is_empty() {
+            self.err(raw.title.span(), "the title is empty; give the scenario a short title");
+        }
+        let timeout = self.opt_duration(&raw.timeout, DEFAULT_RUN_TIMEOUT);
+        let mut versions = BTreeMap::new();
+        if let Some(setup) = &raw.setup {
+            for (pod, version) in &setup.versions {
+                if let Some(p) = self.pod(pod) {
+                    if let Some(v) = self.version(&p, version) {
+                        versions.insert(p, v);
+                    }
+                }
+            }
+        }
+        let workload = self.workload(&raw.workload);
+        if raw.steps.is_empty() {
+            self.err(raw.workload.span(), "the scenario has no steps; add at least one [[step]] that starts orders");
+        }
+        let mut sim: BTreeMap<String, Sim> = self.ctx.pods().into_iter().map(|p| (p, Sim::Up)).collect();
+        let mut started: u64 = 0;
+        let mut cancels = false;
+        let mut comebacks: Vec<String> = Vec::new();
+        let mut steps = Vec::new();
+        for (i, step) in raw.steps.iter().enumerate() {
+            let line = self.line(&step.span());
+            let s = self.step(i, step.get_ref(), step.span(), line, &workload, &mut sim, &mut started, &mut cancels, &mut comebacks);
+            steps.push(s);
+        }
+        if !raw.steps.is_empty() && started == 0 {
+            self.err(raw.steps[0].span(), "no step starts orders; add an action { do = \"start_orders\" }");
+        }
+        let mut expectations = Vec::new();
+        for e in &raw.expectations {
+            if let Some(x) = self.expectation(e.get_ref(), e.span(), cancels, &comebacks, &workload) {
+                expectations.push(x);
+            }
+        }
+        Scenario {
+            path: self.file.to_path_buf(),
+            name: self.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            title,
+            description: raw.description.get_ref().trim().to_string(),
+            timeout,
+            versions,
+            workload,
+            steps,
+            expectations,
+        }
+    }
+
+    fn workload(&mut self, w: &Spanned<RawWorkload>) -> Workload {
+        let r = w.get_ref();
+        let orders = self.count(&r.orders, "workload.orders", 1);
+        if orders as i64 > MAX_ORDERS {
+            self.err(r.orders.span(), format!("workload.orders must be at most {MAX_ORDERS}"));
+        }
+        let rate = match &r.rate {
+            Some(rate) if !(rate.get_ref().is_finite() && *rate.get_ref() > 0.0) => {
+                self.err(rate.span(), "workload.rate is orders per second and must be above 0");
+                1.0
+            }
+            Some(rate) => *rate.get_ref(),
+            None => 2.0,
+        };
+        let mut products = Vec::new();
+        match &r.products {
+            Some(list) => {
+                if list.get_ref().is_empty() {
+                    self.err(list.span(), "workload.products is empty; list at least one SKU of the demo catalog, e.g. [\"mug\"]");
+                }
+                for sku in list.get_ref() {
+                    match CATALOG.iter().find(|i| i.sku == sku.get_ref()) {
+                        Some(i) => products.push((i.sku.to_string(), i.price.to_string())),
+                        None => {
+                            let all: Vec<&str> = CATALOG.iter().map(|i| i.sku).collect();
+                            self.err(sku.span(), format!("unknown product `{}`; the demo catalog has: {}", sku.get_ref(), all.join(", ")));
+                        }
+                    }
+                }
+            }
+            None => products = CATALOG.iter().map(|i| (i.sku.to_string(), i.price.to_string())).collect(),
+        }
+        let mut quantities = Vec::new();
+        match &r.quantities {
+            Some(list) => {
+                if list.get_ref().is_empty() {
+                    self.err(list.span(), "workload.quantities is empty; write e.g. [1, 2]");
+                }
+                for q in list.get_ref() {
+                    let n = *q.get_ref();
+                    if (1..=100).contains(&n) {
+                        quantities.push(n as u32);
+                    } else {
+                        self.err(q.span(), format!("quantity {n} must be between 1 and 100"));
+                    }
+                }
+            }
+            None => quantities.push(1),
+        }
+        let payment_bug = match &r.payment_bug {
+            None => BugFilter::Any,
+            Some(b) => match b.get_ref().as_str() {
+                "any" => BugFilter::Any,
+                "all" => BugFilter::All,
+                "none" => BugFilter::None,
+                other => {
+                    self.err(b.span(), format!("payment_bug must be \"all\", \"none\" or \"any\", not `{other}`"));
+                    BugFilter::Any
+                }
+            },
+        };
+        if !products.is_empty() && !quantities.is_empty() && super::workload::candidates(&products, &quantities, payment_bug).is_empty() {
+            let span = r.payment_bug.as_ref().map(|b| b.span()).unwrap_or(w.span());
+            self.err(span, "no product and quantity of this workload passes the payment_bug filter; add other products or quantities");
+        }
+        let seed = *r.seed.get_ref();
+        if seed < 0 {
+            self.err(r.seed.span(), "workload.seed must be 0 or more");
+        }
+        let mut timing = Timing::default();
+        if let Some(t) = &r.timing {
+            let t = t.get_ref();
+            timing.pickup = self.opt_duration(&t.pickup, timing.pickup);
+            timing.approval_timeout = self.opt_duration(&t.approval_timeout, timing.approval_timeout);
+            timing.retry_initial = self.opt_duration(&t.retry_initial, timing.retry_initial);
+            timing.retry_max = self.opt_duration(&t.retry_max, timing.retry_max);
+            timing.activity_timeout = self.opt_duration(&t.activity_timeout, timing.activity_timeout);
+            if let Some(b) = &t.retry_backoff {
+                if (1.0..=10.0).contains(b.get_ref()) {
+                    timing.retry_backoff = *b.get_ref();
+                } else {
+                    self.err(b.span(), "retry_backoff must be between 1.0 and 10.0");
+                }
+            }
+            if timing.retry_max < timing.retry_initial {
+                if let Some(s) = &t.retry_max {
+                    self.err(s.span(), "retry_max is below retry_initial; the cap must be at least the first backoff");
+                }
+            }
+        }
+        let approval_threshold = match &r.approval_threshold {
+            None => DEFAULT_APPROVAL_THRESHOLD.to_string(),
+            Some(t) => match money::parse_minor(t.get_ref(), EUR) {
+                Ok(_) => t.get_ref().trim().to_string(),
+                Err(e) => {
+                    self.err(t.span(), format!("approval_threshold: {e}"));
+                    DEFAULT_APPROVAL_THRESHOLD.to_string()
+                }
+            },
+        };
+        Workload {
+            orders: orders.min(MAX_ORDERS as u64) as u32,
+            rate,
+            products,
+            quantities,
+            payment_bug,
+            seed: seed.max(0) as u64,
+            approval_threshold,
+            timing,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        index: usize,
+        raw: &RawStep,
+        span: Range<usize>,
+        line: usize,
+        w: &Workload,
+        sim: &mut BTreeMap<String, Sim>,
+        started: &mut u64,
+        cancels: &mut bool,
+        comebacks: &mut Vec<String>,
+    ) -> Step {
+        let n = index + 1;
+        if raw.narration.get_ref().trim().is_empty() {
+            self.err(raw.narration.span(), format!("step {n} has an empty narration; say what the audience should watch"));
+        }
+        let manual = raw.manual.as_ref().map(|m| *m.get_ref()).unwrap_or(false);
+        let at = raw.at.as_ref().map(|a| self.duration(a));
+        let after = raw.after.as_ref().map(|a| self.duration(a));
+        let when = raw.when.as_ref().and_then(|c| self.condition(c, w, sim, *started));
+        if raw.timeout.is_some() && raw.when.is_none() {
+            if let Some(t) = &raw.timeout {
+                self.err(t.span(), "timeout only applies to a `when` condition; remove it or add `when`");
+            }
+        }
+        let timeout = self.opt_duration(&raw.timeout, DEFAULT_STEP_TIMEOUT);
+        let mut actions = Vec::new();
+        for a in &raw.actions {
+            if let Some(action) = self.action(a.get_ref(), a.span(), w, sim, started, cancels, comebacks) {
+                actions.push(action);
+            }
+        }
+        if raw.actions.is_empty() && raw.when.is_none() && !manual && at.is_none() && after.is_none() {
+            self.err(span, format!("step {n} neither waits for anything nor acts; add `actions`, `when`, `at`, `after` or `manual`"));
+        }
+        Step {
+            title: raw.title.get_ref().trim().to_string(),
+            narration: raw.narration.get_ref().trim().to_string(),
+            line,
+            manual,
+            at,
+            after,
+            when,
+            timeout,
+            actions,
+        }
+    }
+
+    fn condition(&mut self, c: &Spanned<RawCondition>, w: &Workload, sim: &BTreeMap<String, Sim>, started: u64) -> Option<Condition> {
+        let r = c.get_ref();
+        let counters: [(&Option<Spanned<i64>>, Counter); 9] = [
+            (&r.started, Counter::Started),
+            (&r.running, Counter::Running),
+            (&r.retrying, Counter::Retrying),
+            (&r.completed, Counter::Completed),
+            (&r.failed, Counter::Failed),
+            (&r.retries_seen, Counter::RetriesSeen),
+            (&r.timers_pending, Counter::TimersPending),
+            (&r.timers_fired, Counter::TimersFired),
+            (&r.charged, Counter::Charged),
+        ];
+        let mut found: Vec<Condition> = Vec::new();
+        for (v, counter) in counters {
+            let Some(v) = v else { continue };
+            let n = self.count(v, counter.name(), 0);
+            let per_order = matches!(counter, Counter::Started | Counter::Running | Counter::Retrying | Counter::Completed | Counter::Failed | Counter::Charged);
+            if per_order && n > w.orders as u64 {
+                self.err(v.span(), format!("{} = {n} can never hold: the workload has {} orders", counter.name(), w.orders));
+            } else if n > 0 && started == 0 {
+                self.err(v.span(), format!("{} = {n} can never hold: no orders are started before this point", counter.name()));
+            } else if per_order && n > started && counter != Counter::Started {
+                self.err(v.span(), format!("{} = {n} can never hold: only {started} orders are started before this point", counter.name()));
+            }
+            found.push(Condition::AtLeast(counter, n));
+        }
+        if let Some(b) = &r.all_completed {
+            if !*b.get_ref() {
+                self.err(b.span(), "all_completed = false means nothing; write all_completed = true or remove it");
+            }
+            if started == 0 {
+                self.err(b.span(), "all_completed can never hold: no orders are started before this point");
+            }
+            found.push(Condition::AllCompleted);
+        }
+        if let Some(p) = &r.pod_healthy {
+            if let Some(pod) = self.pod(p) {
+                match sim.get(&pod) {
+                    Some(Sim::Up) => {}
+                    Some(state) => self.err(p.span(), format!("waits for pod `{pod}` to be healthy, but it is {} at this point and no earlier action brings it back", sim_name(*state))),
+                    None => {}
+                }
+                found.push(Condition::PodHealthy(pod));
+            }
+        }
+        if let Some(p) = &r.pod_stopped {
+            if let Some(pod) = self.pod(p) {
+                if sim.get(&pod) != Some(&Sim::Down) {
+                    self.err(p.span(), format!("waits for pod `{pod}` to be stopped, but no earlier action stops or kills it"));
+                }
+                found.push(Condition::PodStopped(pod));
+            }
+        }
+        let keys = counters.iter().filter(|(v, _)| v.is_some()).count()
+            + [r.all_completed.is_some(), r.pod_healthy.is_some(), r.pod_stopped.is_some()].iter().filter(|b| **b).count();
+        match (keys, found.len()) {
+            (1, 1) => found.pop(),
+            // The one key was reported already (unknown pod...).
+            (1, _) => None,
+            (0, _) => {
+                self.err(c.span(), "empty condition; set one of started, running, retrying, completed, failed, retries_seen, timers_pending, timers_fired, charged, all_completed, pod_healthy, pod_stopped");
+                None
+            }
+            _ => {
+                self.err(c.span(), "a condition has exactly one key; split it over two steps (each waits in turn)");
+                None
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn action(
+        &mut self,
+        a: &RawAction,
+        span: Range<usize>,
+        w: &Workload,
+        sim: &mut BTreeMap<String, Sim>,
+        started: &mut u64,
+        cancels: &mut bool,
+        comebacks: &mut Vec<String>,
+    ) -> Option<Action> {
+        let name = a.action.get_ref().as_str();
+        let pod_action = match name {
+            "start" => Some(PodAction::Start),
+            "stop" => Some(PodAction::Stop),
+            "kill" => Some(PodAction::Kill),
+            "pause" => Some(PodAction::Pause),
+            "unpause" => Some(PodAction::Unpause),
+            "restart" => Some(PodAction::Restart),
+            "disconnect" => Some(PodAction::Disconnect),
+            "reconnect" => Some(PodAction::Reconnect),
+            "deploy" => Some(PodAction::Deploy { version: String::new() }),
+            _ => None,
+        };
+        // Keys each action accepts; anything else set is a mistake worth pointing at.
+        let allowed: &[&str] = match name {
+            "deploy" => &["pod", "version"],
+            _ if pod_action.is_some() => &["pod"],
+            "start_orders" => &["count"],
+            "signal" => &["name", "orders"],
+            "retry_now" | "cancel" => &["orders"],
+            "wait" => &["for", "until", "timeout"],
+            _ => {
+                self.err(a.action.span(), format!("unknown action `{name}`; the actions are start, stop, kill, pause, unpause, restart, deploy, disconnect, reconnect, start_orders, signal, retry_now, cancel, wait"));
+                return None;
+            }
+        };
+        let present: [(&str, Option<Range<usize>>); 8] = [
+            ("pod", a.pod.as_ref().map(|v| v.span())),
+            ("version", a.version.as_ref().map(|v| v.span())),
+            ("count", a.count.as_ref().map(|v| v.span())),
+            ("name", a.name.as_ref().map(|v| v.span())),
+            ("orders", a.orders.as_ref().map(|v| v.span())),
+            ("for", a.duration.as_ref().map(|v| v.span())),
+            ("until", a.until.as_ref().map(|v| v.span())),
+            ("timeout", a.timeout.as_ref().map(|v| v.span())),
+        ];
+        for (key, sp) in present {
+            if let Some(sp) = sp {
+                if !allowed.contains(&key) {
+                    self.err(sp, format!("`{key}` does not apply to `{name}`; it takes: {}", allowed.join(", ")));
+                }
+            }
+        }
+        if let Some(mut pa) = pod_action {
+            let Some(p) = &a.pod else {
+                self.err(span, format!("`{name}` needs a pod: {{ do = \"{name}\", pod = \"...\" }}"));
+                return None;
+            };
+            let pod = self.pod(p)?;
+            if let PodAction::Deploy { version } = &mut pa {
+                let Some(v) = &a.version else {
+                    self.err(span, format!("`deploy` needs a version; the versions of `{pod}` are: {}", self.ctx.versions(&pod).join(", ")));
+                    return None;
+                };
+                *version = self.version(&pod, v)?;
+            }
+            let state = sim.get(&pod).copied().unwrap_or(Sim::Up);
+            let next = match (&pa, state) {
+                (PodAction::Start, Sim::Down) => Ok(Sim::Up),
+                (PodAction::Start, s) => Err(format!("cannot start pod `{pod}`: it is already {}", sim_name(s))),
+                (PodAction::Stop | PodAction::Kill, Sim::Down) => Err(format!("cannot {name} pod `{pod}`: it is already stopped by an earlier action")),
+                (PodAction::Stop | PodAction::Kill, _) => Ok(Sim::Down),
+                (PodAction::Pause, Sim::Up) => Ok(Sim::Paused),
+                (PodAction::Pause, s) => Err(format!("cannot pause pod `{pod}`: it is {}", sim_name(s))),
+                (PodAction::Unpause, Sim::Paused) => Ok(Sim::Up),
+                (PodAction::Unpause, _) => Err(format!("cannot unpause pod `{pod}`: no earlier action pauses it")),
+                (PodAction::Disconnect, Sim::Up) => Ok(Sim::Disconnected),
+                (PodAction::Disconnect, s) => Err(format!("cannot disconnect pod `{pod}`: it is {}", sim_name(s))),
+                (PodAction::Reconnect, Sim::Disconnected) => Ok(Sim::Up),
+                (PodAction::Reconnect, _) => Err(format!("cannot reconnect pod `{pod}`: no earlier action disconnects it")),
+                (PodAction::Restart | PodAction::Deploy { .. }, _) => Ok(Sim::Up),
+            };
+            match next {
+                Ok(s) => {
+                    if s == Sim::Up {
+                        comebacks.push(pod.clone());
+                    }
+                    sim.insert(pod.clone(), s);
+                }
+                Err(msg) => self.err(a.action.span(), msg),
+            }
+            return Some(Action::Pod { pod, action: pa });
+        }
+        match name {
+            "start_orders" => {
+                let left = (w.orders as u64).saturating_sub(*started);
+                let count = a.count.as_ref().map(|c| (self.count(c, "count", 1), c.span()));
+                match &count {
+                    Some((n, sp)) if *n > left => {
+                        self.err(sp.clone(), format!("cannot start {n} more orders: the workload has {} and {} are started before this point", w.orders, *started));
+                    }
+                    None if left == 0 => self.err(a.action.span(), format!("no orders are left to start: all {} are started before this point", w.orders)),
+                    _ => {}
+                }
+                let n = count.as_ref().map(|c| c.0).unwrap_or(left).min(left);
+                *started += n;
+                Some(Action::StartOrders { count: count.map(|c| c.0 as u32) })
+            }
+            "signal" => {
+                let Some(sig) = &a.name else {
+                    self.err(span, "`signal` needs a name: { do = \"signal\", name = \"approve\", orders = \"needs_approval\" }");
+                    return None;
+                };
+                let target = self.target(a, span, w, *started)?;
+                Some(Action::Signal { name: sig.get_ref().clone(), target })
+            }
+            "retry_now" => Some(Action::RetryNow { target: self.target(a, span, w, *started)? }),
+            "cancel" => {
+                *cancels = true;
+                Some(Action::Cancel { target: self.target(a, span, w, *started)? })
+            }
+            _ => match (&a.duration, &a.until) {
+                (Some(d), None) => Some(Action::Wait(self.duration(d))),
+                (None, Some(c)) => {
+                    let condition = self.condition(c, w, sim, *started)?;
+                    let timeout = self.opt_duration(&a.timeout, DEFAULT_STEP_TIMEOUT);
+                    Some(Action::WaitUntil { condition, timeout })
+                }
+                _ => {
+                    self.err(span, "`wait` takes either `for = \"5s\"` or `until = { ... }`");
+                    None
+                }
+            },
+        }
+    }
+
+    fn target(&mut self, a: &RawAction, span: Range<usize>, w: &Workload, started: u64) -> Option<Target> {
+        let name = a.action.get_ref();
+        if started == 0 {
+            self.err(a.action.span(), format!("`{name}` has no order to act on: no orders are started before this point"));
+        }
+        let Some(v) = &a.orders else {
+            self.err(span, format!("`{name}` needs `orders`: \"all\", \"running\", \"retrying\", \"needs_approval\" or a list of order numbers"));
+            return None;
+        };
+        match v.get_ref() {
+            toml::Value::String(s) => match s.as_str() {
+                "all" => Some(Target::All),
+                "running" => Some(Target::Running),
+                "retrying" => Some(Target::Retrying),
+                "needs_approval" => Some(Target::NeedsApproval),
+                other => {
+                    self.err(v.span(), format!("unknown orders `{other}`; write \"all\", \"running\", \"retrying\", \"needs_approval\" or a list of order numbers like [1, 3]"));
+                    None
+                }
+            },
+            toml::Value::Array(items) => {
+                let mut nums = Vec::new();
+                for item in items {
+                    match item.as_integer() {
+                        Some(n) if n >= 1 && n <= started.min(w.orders as u64) as i64 => nums.push(n as u32),
+                        _ => {
+                            self.err(v.span(), format!("order numbers run from 1 to the {started} orders started before this point; `{item}` is not one of them"));
+                            return None;
+                        }
+                    }
+                }
+                Some(Target::Numbers(nums))
+            }
+            _ => {
+                self.err(v.span(), "orders must be a string like \"running\" or a list of order numbers like [1, 3]");
+                None
+            }
+        }
+    }
+
+    fn expectation(&mut self, e: &RawExpectation, span: Range<usize>, cancels: bool, comebacks: &[String], w: &Workload) -> Option<Expectation> {
+        let name = e.check.get_ref().as_str();
+        let allowed: &[&str] = match name {
+            "all_completed" | "none_failed" | "none_lost" | "charged_exactly_once" | "no_duplicate_effects" => &["within"],
+            "retries" | "timers_fired" => &["at_least", "within"],
+            "recovery" => &["pod", "at_most"],
+            _ => {
+                self.err(e.check.span(), format!("unknown check `{name}`; the checks are all_completed, none_failed, none_lost, charged_exactly_once, no_duplicate_effects, retries, timers_fired, recovery"));
+                return None;
+            }
+        };
+        let present = [
+            ("at_least", e.at_least.as_ref().map(|v| v.span())),
+            ("at_most", e.at_most.as_ref().map(|v| v.span())),
+            ("pod", e.pod.as_ref().map(|v| v.span())),
+            ("within", e.within.as_ref().map(|v| v.span())),
+        ];
+        for (key, sp) in present {
+            if let (Some(sp), false) = (sp, allowed.contains(&key)) {
+                self.err(sp, format!("`{key}` does not apply to check `{name}`; it takes: {}", allowed.join(", ")));
+            }
+        }
+        let within = e.within.as_ref().map(|d| self.duration(d));
+        let line = self.line(&span);
+        let check = match name {
+            "all_completed" => {
+                if cancels {
+                    self.err(e.check.span(), "all_completed can never hold: a step cancels orders");
+                }
+                Check::AllCompleted
+            }
+            "none_failed" => Check::NoneFailed,
+            "none_lost" => Check::NoneLost,
+            "charged_exactly_once" => Check::ChargedExactlyOnce,
+            "no_duplicate_effects" => Check::NoDuplicateEffects,
+            "retries" | "timers_fired" => {
+                let Some(n) = &e.at_least else {
+                    self.err(span, format!("check `{name}` needs `at_least = N`"));
+                    return None;
+                };
+                let n = self.count(n, "at_least", 1);
+                if name == "retries" {
+                    Check::RetriesAtLeast(n)
+                } else {
+                    Check::TimersFiredAtLeast(n)
+                }
+            }
+            _ => {
+                let (Some(p), Some(max)) = (&e.pod, &e.at_most) else {
+                    self.err(span, "check `recovery` needs `pod` and `at_most`, e.g. { check = \"recovery\", pod = \"payment\", at_most = \"30s\" }");
+                    return None;
+                };
+                let pod = self.pod(p)?;
+                if !comebacks.contains(&pod) {
+                    self.err(p.span(), format!("recovery of pod `{pod}` can never be measured: no step starts, restarts, unpauses, reconnects or deploys it"));
+                }
+                Check::RecoveryAtMost { pod, max: self.duration(max) }
+            }
+        };
+        let _ = w;
+        Some(Expectation { check, within, line })
+    }
+}
+
+fn sim_name(s: Sim) -> &'static str {
+    match s {
+        Sim::Up => "running",
+        Sim::Paused => "paused",
+        Sim::Down => "stopped",
+        Sim::Disconnected => "disconnected",
+    }
+}

@@ -1,0 +1,52 @@
+//! Crash torture through the real binaries: `faultline bench` logic in-process (worker +
+//! client) against the real `faultline-engine` process, SIGKILLed 3 times at random moments
+//! during 200 chain workflows and restarted on the same database. Nothing may be lost and no
+//! activity may run again after its completion was acknowledged. No timing assertions.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use faultline::bench::{run, BenchConfig, Workload};
+use indicatif::ProgressBar;
+
+fn config(workload: Workload, n: u64, c: u64, kills: u32) -> BenchConfig {
+    let mut cfg = BenchConfig::new(workload, n, c);
+    cfg.kill_engine = kills;
+    cfg.workspace = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    // After a kill, activities whose completion report was lost come back after their 10 s
+    // start-to-close timeout; several kills may stack such waits.
+    cfg.deadline = Duration::from_secs(180);
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_torture_loses_nothing_and_runs_nothing_twice() {
+    let seed = std::env::var("BENCH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let mut cfg = config(Workload::Chain, 200, 20, 3);
+    cfg.seed = Some(seed);
+    let report = run(&cfg, &ProgressBar::hidden()).await.expect("the bench could not run");
+    eprintln!("seed {seed}: {}", report.json_line());
+    assert_eq!(report.kills, 3, "the engine was not killed 3 times: {report:?}");
+    assert_eq!(report.lost, 0, "workflows lost (seed {seed}): {:?}", report.problems);
+    assert_eq!(report.failed, 0, "workflows failed (seed {seed}): {:?}", report.problems);
+    assert_eq!(report.duplicates, 0, "activities ran after their completion was acknowledged (seed {seed})");
+    assert!(report.activity_executions >= 600, "each chain runs 3 activities: {report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_and_timer_workloads_complete_with_their_defined_shape() {
+    let retry = run(&config(Workload::Retry, 20, 10, 0), &ProgressBar::hidden()).await.expect("retry bench");
+    eprintln!("{}", retry.json_line());
+    assert_eq!((retry.lost, retry.failed, retry.duplicates), (0, 0, 0), "{:?}", retry.problems);
+    // Attempts 1 and 2 fail, 3 succeeds: exactly three executions per workflow.
+    assert_eq!(retry.activity_executions, 60);
+    // Backoffs of 100 ms then 200 ms come before the third attempt.
+    assert!(retry.p50_ms >= 300.0, "{retry:?}");
+
+    let timer = run(&config(Workload::Timer, 20, 20, 0), &ProgressBar::hidden()).await.expect("timer bench");
+    eprintln!("{}", timer.json_line());
+    assert_eq!((timer.lost, timer.failed), (0, 0), "{:?}", timer.problems);
+    assert!(timer.p50_ms >= 1000.0, "a 1 s durable timer completed early: {timer:?}");
+    let late = timer.timer_lateness_p99_ms.expect("timer lateness is reported for the timer workload");
+    assert!(late >= 0.0, "a timer fired before its time: {timer:?}");
+}
