@@ -4,15 +4,27 @@
 //! activity may run again after its completion was acknowledged. No timing assertions.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use faultline::bench::process::locate_engine;
 use faultline::bench::{run, BenchConfig, Workload};
 use indicatif::ProgressBar;
+
+/// Builds (or finds) the engine once per test process, not once per run.
+fn engine_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        locate_engine(None, Some(&ws), true).unwrap_or_else(|e| panic!("{e}"))
+    })
+    .clone()
+}
 
 fn config(workload: Workload, n: u64, c: u64, kills: u32) -> BenchConfig {
     let mut cfg = BenchConfig::new(workload, n, c);
     cfg.kill_engine = kills;
-    cfg.workspace = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    cfg.engine_bin = Some(engine_bin());
     // After a kill, activities whose completion report was lost come back after their 10 s
     // start-to-close timeout; several kills may stack such waits.
     cfg.deadline = Duration::from_secs(180);

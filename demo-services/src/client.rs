@@ -94,6 +94,13 @@ impl ServiceClient {
         self.get(api::paths::LEDGER).await
     }
 
+    /// The ledger entries of one order.
+    pub async fn ledger_of(&self, order_id: &str) -> Result<Vec<Entry>, CallFailure> {
+        let url = format!("{}{}", self.base, api::paths::LEDGER);
+        let resp = self.http.get(&url).query(&[("order_id", order_id)]).send().await.map_err(|e| self.unreachable(&url, e))?;
+        self.decode(&url, resp).await
+    }
+
     /// Payment only: per-order charged, refunded and net amounts.
     pub async fn balances(&self) -> Result<Vec<OrderBalance>, CallFailure> {
         self.get(api::paths::BALANCES).await

@@ -202,11 +202,21 @@ impl Ledger {
 
     /// Every entry, oldest first.
     pub async fn entries(&self) -> Result<Vec<Entry>, ServiceError> {
-        self.with_conn(|conn| {
+        self.select(None).await
+    }
+
+    /// The entries of one order, oldest first.
+    pub async fn entries_of(&self, order_id: &str) -> Result<Vec<Entry>, ServiceError> {
+        self.select(Some(order_id.to_string())).await
+    }
+
+    async fn select(&self, order_id: Option<String>) -> Result<Vec<Entry>, ServiceError> {
+        self.with_conn(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT seq, key, kind, order_id, amount, unit, at_ms, request, response FROM ledger ORDER BY seq",
+                "SELECT seq, key, kind, order_id, amount, unit, at_ms, request, response FROM ledger
+                 WHERE ?1 IS NULL OR order_id = ?1 ORDER BY seq",
             )?;
-            let rows = stmt.query_map([], |r| {
+            let rows = stmt.query_map([&order_id], |r| {
                 let request: String = r.get(7)?;
                 let response: String = r.get(8)?;
                 Ok(Entry {
@@ -270,6 +280,33 @@ mod tests {
         assert_eq!(ledger.entries().await.unwrap().len(), 1);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_copies_of_one_request_have_one_effect() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = open(dir.path());
+        let effects = Arc::new(AtomicI64::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let (ledger, effects) = (ledger.clone(), effects.clone());
+            tasks.push(tokio::spawn(async move {
+                ledger
+                    .record_once("k".into(), "thing", json!({"x": 1}), move |_tx, seq| {
+                        effects.fetch_add(1, Ordering::SeqCst);
+                        Ok(NewEntry { order_id: "o1".into(), amount: None, unit: None, response: json!({ "id": seq }) })
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut replays = 0;
+        for t in tasks {
+            let r = t.await.unwrap();
+            assert_eq!(r.response, json!({ "id": 1 }));
+            replays += usize::from(r.replayed);
+        }
+        assert_eq!((effects.load(Ordering::SeqCst), replays), (1, 19));
+    }
+
     #[tokio::test]
     async fn same_key_other_request_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -294,6 +331,8 @@ mod tests {
         let reopened = open(dir.path());
         let entries = reopened.entries().await.unwrap();
         assert_eq!(entries.len(), 1);
+        assert_eq!(reopened.entries_of("o1").await.unwrap(), entries);
+        assert!(reopened.entries_of("o2").await.unwrap().is_empty());
         assert_eq!(entries[0].at_ms, 1_000);
         assert_eq!(entries[0].order_id, "o1");
     }

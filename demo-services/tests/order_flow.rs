@@ -151,7 +151,7 @@ fn count(entries: &[Entry], kind: &str, order_id: &str) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn orders_run_end_to_end_and_are_charged_exactly_once() {
+async fn v1_bug_and_fix_end_to_end_each_order_charged_exactly_once() {
     build_binaries();
     let t0 = Instant::now();
     let mark = |what: &str| eprintln!("[{:>6} ms] {what}", t0.elapsed().as_millis());

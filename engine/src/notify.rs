@@ -54,9 +54,12 @@ impl Notifier {
         }
         if !notes.queues.is_empty() {
             let m = self.queues.lock().unwrap_or_else(|e| e.into_inner());
-            for key in &notes.queues {
+            // One wake-up per new task, not a thundering herd: each woken poller claims one.
+            for (key, count) in &notes.queues {
                 if let Some(n) = m.get(key) {
-                    n.notify_waiters();
+                    for _ in 0..*count {
+                        n.notify_one();
+                    }
                 }
             }
         }

@@ -6,7 +6,7 @@
 //! termination, or a child's close and its parent's `child_workflow_completed`, commit together
 //! or not at all. The caller (the writer) wraps each request in a savepoint.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use faultline_proto::{
     EpochMillis, IdConflictPolicy, ParentRef, ScheduleInfo, ScheduleSpec, SignalWithStartRequest,
@@ -55,7 +55,8 @@ pub enum Response {
 /// What to wake up once the transaction commits.
 #[derive(Debug, Default)]
 pub struct Notes {
-    pub queues: HashSet<(TaskKind, String)>,
+    /// New dispatchable tasks per queue: that many pollers are woken.
+    pub queues: HashMap<(TaskKind, String), usize>,
     pub closed_workflows: HashSet<String>,
     /// Earliest fire time among the timers armed by this transaction.
     pub earliest_timer: Option<EpochMillis>,
@@ -72,7 +73,9 @@ impl Notes {
         }
     }
     pub fn merge(&mut self, other: Notes) {
-        self.queues.extend(other.queues);
+        for (k, n) in other.queues {
+            *self.queues.entry(k).or_default() += n;
+        }
         self.closed_workflows.extend(other.closed_workflows);
         self.note_timer_opt(other.earliest_timer);
         if other.last_cursor.is_some() {
@@ -145,7 +148,7 @@ impl<'a, S: StoreTx> Processor<'a, S> {
             self.notes.last_cursor = cursor;
         }
         for task in &t.new_tasks {
-            self.notes.queues.insert((task.kind, task.task_queue.clone()));
+            *self.notes.queues.entry((task.kind, task.task_queue.clone())).or_default() += 1;
         }
         for (_, at) in &t.timers {
             self.notes.note_timer(*at);
@@ -313,7 +316,7 @@ impl<'a, S: StoreTx> Processor<'a, S> {
     }
 
     /// Runs an input against the current running run of a workflow id; `None` if there is none.
-    fn to_running(&mut self, workflow_id: &str, input: Input) -> Result<Option<Result<Transition>>> {
+    fn apply_to_running(&mut self, workflow_id: &str, input: Input) -> Result<Option<Result<Transition>>> {
         let Some(run_id) = self.store.current_run_id(workflow_id)? else { return Ok(None) };
         match self.apply_to(&run_id, input) {
             Err(EngineError::Store(e)) => Err(EngineError::Store(e)),
@@ -339,7 +342,7 @@ impl<'a, S: StoreTx> Processor<'a, S> {
             }
             Effect::SignalExternal { sender_run_id, seq, workflow_id, name, payload } => {
                 let input = Input::Signal { name: name.clone(), payload };
-                let error = match self.to_running(&workflow_id, input)? {
+                let error = match self.apply_to_running(&workflow_id, input)? {
                     Some(Ok(_)) => None,
                     Some(Err(e)) => Some(e.to_string()),
                     None => Some(format!("workflow {workflow_id} does not exist")),
@@ -347,11 +350,11 @@ impl<'a, S: StoreTx> Processor<'a, S> {
                 self.ignore_refused(&sender_run_id, Input::ExternalSignalDone { seq, workflow_id, name, error })
             }
             Effect::RequestCancel { workflow_id, reason } => {
-                self.to_running(&workflow_id, Input::CancelRequest { reason })?;
+                self.apply_to_running(&workflow_id, Input::CancelRequest { reason })?;
                 Ok(())
             }
             Effect::Terminate { workflow_id, reason } => {
-                self.to_running(&workflow_id, Input::Terminate { reason })?;
+                self.apply_to_running(&workflow_id, Input::Terminate { reason })?;
                 Ok(())
             }
         }

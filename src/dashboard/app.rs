@@ -129,21 +129,29 @@ pub struct AppOptions {
     pub new_order: NewOrder,
 }
 
-/// The workflow `n` starts: a new order.
+/// The workflow `n` starts: a new order of the demo's `Order` workflow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewOrder {
     pub workflow_type: String,
     pub task_queue: String,
-    pub input: serde_json::Value,
 }
 
 impl Default for NewOrder {
     fn default() -> Self {
         NewOrder {
-            workflow_type: "Order".into(),
-            task_queue: "orders".into(),
-            input: serde_json::json!({ "amount_cents": 4_200, "currency": "EUR", "items": [{ "sku": "BOOK-1", "qty": 1 }] }),
+            workflow_type: faultline_demo::order::ORDER_WORKFLOW.into(),
+            task_queue: faultline_demo::order::TASK_QUEUE.into(),
         }
+    }
+}
+
+impl NewOrder {
+    /// The `n`-th order started from this dashboard: (workflow id, input). The input comes
+    /// from the demo's deterministic catalog, so some orders hit the payment bug.
+    pub fn order(&self, now_ms: i64, n: u64) -> (String, serde_json::Value) {
+        // Short ids read well on a projector: `order-d4821-3` (seconds of the day, then a counter).
+        let order = faultline_demo::order::OrderInput::sample(format!("d{}-{n}", (now_ms / 1000).rem_euclid(100_000)), n);
+        (order.workflow_id(), serde_json::to_value(&order).unwrap_or_default())
     }
 }
 
@@ -184,6 +192,8 @@ pub struct App {
     /// Selected row of the history view; `None` follows the latest event.
     pub history_sel: Option<usize>,
     pub overlay: Overlay,
+    /// First line shown of the JSON overlay.
+    pub json_scroll: u16,
     pub notices: VecDeque<Notice>,
     pub quit: bool,
     dirty: bool,
@@ -211,6 +221,7 @@ impl App {
             history_full: false,
             history_sel: None,
             overlay: Overlay::None,
+            json_scroll: 0,
             notices: VecDeque::new(),
             quit: false,
             dirty: true,

@@ -52,7 +52,7 @@ pub enum ActionRequest {
     Signal { id: u64, workflow_id: String, name: String, payload: serde_json::Value },
     Cancel { id: u64, workflow_id: String },
     Terminate { id: u64, workflow_id: String },
-    StartOrder { id: u64, workflow_id: String },
+    StartOrder { id: u64, workflow_id: String, workflow_type: String, task_queue: String, input: serde_json::Value },
     /// Next presenter step of the scenario.
     ScenarioAdvance,
     /// Fetch `describe` for the selected workflow (pollers, pending workflow task).

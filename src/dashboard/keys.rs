@@ -31,8 +31,13 @@ impl App {
         match self.overlay {
             Overlay::Quit => return self.on_quit_prompt(k),
             Overlay::Help | Overlay::Json => {
-                if matches!(k.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?')) {
-                    self.overlay = Overlay::None;
+                match k.code {
+                    KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => self.overlay = Overlay::None,
+                    KeyCode::Down | KeyCode::Char('j') => self.json_scroll = self.json_scroll.saturating_add(1),
+                    KeyCode::Up | KeyCode::Char('k') => self.json_scroll = self.json_scroll.saturating_sub(1),
+                    KeyCode::PageDown => self.json_scroll = self.json_scroll.saturating_add(10),
+                    KeyCode::PageUp => self.json_scroll = self.json_scroll.saturating_sub(10),
+                    _ => {}
                 }
                 return Vec::new();
             }
@@ -187,11 +192,12 @@ impl App {
     }
 
     fn start_order(&mut self) -> Vec<ActionRequest> {
-        let workflow_id = format!("order-{}", self.now_ms);
-        let o = &self.opts.new_order;
-        let cmd = commands::start_command(&self.opts.engine_url, &workflow_id, &o.workflow_type, &o.task_queue, &o.input);
+        let n = self.next_id();
+        let o = self.opts.new_order.clone();
+        let (workflow_id, input) = o.order(self.now_ms, n);
+        let cmd = commands::start_command(&self.opts.engine_url, &workflow_id, &o.workflow_type, &o.task_queue, &input);
         let id = self.notify(format!("start {} {workflow_id}", o.workflow_type), cmd);
-        vec![ActionRequest::StartOrder { id, workflow_id }]
+        vec![ActionRequest::StartOrder { id, workflow_id, workflow_type: o.workflow_type, task_queue: o.task_queue, input }]
     }
 
     fn pod_key(&mut self, k: KeyEvent) -> Vec<ActionRequest> {
@@ -244,6 +250,7 @@ impl App {
                 _ => {
                     if self.selected_run().is_some_and(|r| !r.events.is_empty()) {
                         self.overlay = Overlay::Json;
+                        self.json_scroll = 0;
                     }
                 }
             }

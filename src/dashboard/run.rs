@@ -99,7 +99,7 @@ pub async fn run_dashboard(opts: DashboardOptions) -> Result<DashboardExit, Dash
         }
         None => (None, None),
     };
-    let exec = Executor { client, runtime: opts.runtime.clone(), tx: tx.clone(), scenario: scenario_cmds.clone(), compose: opts.compose_path.clone(), new_order: opts.new_order.clone() };
+    let exec = Executor { client, runtime: opts.runtime.clone(), tx: tx.clone(), scenario: scenario_cmds.clone(), compose: opts.compose_path.clone() };
 
     let mut terminal = ratatui::try_init()?;
     let result = event_loop(&mut terminal, &mut app, &mut rx, &exec, opts.clock.as_ref()).await;
@@ -269,7 +269,6 @@ struct Executor {
     tx: mpsc::Sender<AppEvent>,
     scenario: Option<mpsc::UnboundedSender<RunCommand>>,
     compose: PathBuf,
-    new_order: NewOrder,
 }
 
 impl Executor {
@@ -317,11 +316,10 @@ impl Executor {
                     done(id, c.terminate(&workflow_id, "terminated from the dashboard").await.map(|_| String::new()).map_err(err)).await
                 });
             }
-            ActionRequest::StartOrder { id, workflow_id } => {
-                let o = self.new_order.clone();
+            ActionRequest::StartOrder { id, workflow_id, workflow_type, task_queue, input } => {
                 tokio::spawn(async move {
-                    let opts = StartOptions::new(workflow_id, o.task_queue.clone());
-                    let res = c.start_workflow(opts, &o.workflow_type, &o.input).await.map(|r| format!("run {}", r.run_id)).map_err(err);
+                    let opts = StartOptions::new(workflow_id, task_queue);
+                    let res = c.start_workflow(opts, &workflow_type, &input).await.map(|r| format!("run {}", r.run_id)).map_err(err);
                     done(id, res).await
                 });
             }

@@ -221,6 +221,13 @@ fn keys_produce_actions_with_their_equivalent_commands() {
     app.update(key('j'));
     assert!(matches!(&app.update(key('p'))[..], [ActionRequest::Pod { action: crate::runtime::PodAction::Unpause, .. }]));
 
+    // `n` starts a real demo order: the input decodes as the Order workflow's input.
+    let reqs = app.update(key('n'));
+    let [ActionRequest::StartOrder { workflow_id, workflow_type, input, .. }] = &reqs[..] else { panic!("{reqs:?}") };
+    let order: faultline_demo::order::OrderInput = serde_json::from_value(input.clone()).expect("an OrderInput");
+    assert_eq!((workflow_id.as_str(), workflow_type.as_str()), (order.workflow_id().as_str(), "Order"));
+    assert!(app.notices.back().is_some_and(|n| n.command.starts_with("curl -X POST") && n.command.contains("/api/v1/workflows")));
+
     assert_eq!(app.update(key(' ')), vec![ActionRequest::ScenarioAdvance]);
     // Quit asks about the pods when a runtime is in use.
     assert!(app.update(key('q')).is_empty());
@@ -328,4 +335,18 @@ fn snapshot_light_theme_100x30_paints_every_cell() {
     let buf = term.backend().buffer();
     let dark_bg = buf.content.iter().filter(|c| c.bg == Color::Black || c.bg == Color::Reset).count();
     assert_eq!(dark_bg, 0, "the light theme paints its own background everywhere");
+}
+
+#[test]
+fn snapshot_action_confirmed_with_command_100x30() {
+    let mut app = demo_app(ThemeName::Dark);
+    select(&mut app, "order-1002");
+    app.update(key('r'));
+    let id = app.notices.back().map(|n| n.id).unwrap_or(0);
+    app.update(AppEvent::ActionDone { id, result: Ok(String::new()) });
+    snap("action_confirmed_100x30", &render(&app, 100, 30));
+    // Fifteen seconds later the command folds into one line again.
+    app.update(AppEvent::Tick { now_ms: NOW + 15_000 });
+    let text = screen_text(&render(&app, 100, 30));
+    assert!(text.contains("✓ retry now order-1002 activity #2   $ curl -X POST"), "{text}");
 }

@@ -68,6 +68,9 @@ pub async fn run_headless(
     if rt.kind() == "docker" && bring_up {
         runtime::images::ensure_images(compose, false).await.map_err(|e| ScenarioError::Runtime(e.to_string()))?;
     }
-    let report = headless::run(rt, scenario, HeadlessOptions { speed, report, bring_up }).await?;
+    // Local pods are children of this process: leave none behind. Docker pods stay up so
+    // the next run starts in seconds (`faultline down` removes them).
+    let down_after = rt.kind() == "local";
+    let report = headless::run(rt, scenario, HeadlessOptions { speed, report, bring_up, down_after }).await?;
     Ok(report.passed)
 }

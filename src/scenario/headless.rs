@@ -23,6 +23,8 @@ pub struct HeadlessOptions {
     pub report: Option<PathBuf>,
     /// Bring the topology up first (`false` to run against pods that are already up).
     pub bring_up: bool,
+    /// Take the pods down after the run (local processes would otherwise outlive it).
+    pub down_after: bool,
 }
 
 /// The client of the engine a runtime exposes.
@@ -41,6 +43,7 @@ pub async fn run(rt: Arc<dyn PodRuntime>, scenario: Scenario, opts: HeadlessOpti
         }
     }
     let client = engine_client(rt.as_ref())?;
+    let keep = rt.clone();
     let cfg = RunConfig { speed: opts.speed, auto_advance: true, bring_up: opts.bring_up, terminate_leftovers: true, ..RunConfig::default() };
     let mut handle = runner::spawn(rt, client, scenario, cfg);
     let commands = handle.commands.clone();
@@ -65,6 +68,12 @@ pub async fn run(rt: Arc<dyn PodRuntime>, scenario: Scenario, opts: HeadlessOpti
     }
     ctrl_c.abort();
     let report = handle.task.await.map_err(|e| ScenarioError::Engine(format!("the runner stopped unexpectedly: {e}")))?;
+    if opts.down_after {
+        println!("taking the {} pods down", keep.kind());
+        if let Err(e) = keep.down(false).await {
+            eprintln!("could not take the pods down: {e}; run `faultline down`");
+        }
+    }
     if let Some(path) = &opts.report {
         report.write(path)?;
         println!("report written to {}", path.display());

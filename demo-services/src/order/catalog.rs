@@ -81,7 +81,7 @@ mod tests {
     }
 
     #[test]
-    fn sampled_orders_hit_the_bug_in_a_good_share() {
+    fn v1_bug_hits_a_good_share_of_sampled_orders() {
         let n = 1000;
         let hit = (0..n).filter(|i| hits_v1_bug(&sample(*i).2)).count();
         assert!((300..=600).contains(&hit), "{hit} of {n} sampled orders hit the v1 bug");

@@ -225,8 +225,7 @@ fn invalid_input_fails_before_any_effect() {
 
 #[test]
 fn shipment_labels_waits_for_pickup_then_dispatches() {
-    let mut timing = OrderTiming::default();
-    timing.pickup_delay_ms = 4_321;
+    let timing = OrderTiming { pickup_delay_ms: 4_321, ..OrderTiming::default() };
     let mut sim = Sim::start(SHIPMENT_WORKFLOW, json!({"order_id": "o1", "sku": "mug", "quantity": 1, "timing": timing}));
     let c = sim.step(vec![]);
     assert_eq!(activity(&c[0]), (1, t::CREATE_LABEL));

@@ -11,7 +11,7 @@ pub mod payment;
 pub mod shipping;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -54,9 +54,19 @@ pub fn reply(recorded: Recorded) -> Response {
     }
 }
 
-/// `GET /ledger`: every entry, oldest first.
-pub async fn ledger_entries(State(ledger): State<Ledger>) -> Result<Json<Vec<Entry>>, ServiceError> {
-    Ok(Json(ledger.entries().await?))
+/// Query of `GET /ledger`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LedgerQuery {
+    /// Only the entries of this order.
+    pub order_id: Option<String>,
+}
+
+/// `GET /ledger[?order_id=...]`: every entry (of one order), oldest first.
+pub async fn ledger_entries(State(ledger): State<Ledger>, Query(q): Query<LedgerQuery>) -> Result<Json<Vec<Entry>>, ServiceError> {
+    Ok(Json(match q.order_id {
+        Some(order_id) => ledger.entries_of(&order_id).await?,
+        None => ledger.entries().await?,
+    }))
 }
 
 /// A readable id from a prefix and a ledger position: `ch_000017`.

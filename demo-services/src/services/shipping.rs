@@ -98,6 +98,8 @@ mod tests {
         assert_eq!(d1.value.tracking_number, a.value.tracking_number);
         assert!(d2.replayed);
         assert_eq!(c.ledger().await.unwrap().len(), 2);
+        assert_eq!(c.ledger_of("o1").await.unwrap().len(), 2);
+        assert!(c.ledger_of("o 2&x").await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -206,3 +206,32 @@ pub enum WorkerError {
     #[error(transparent)]
     Client(#[from] ClientError),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activity_error_kinds() {
+        let r = ActivityError::retryable("down");
+        assert_eq!((r.failure.error_type.as_deref(), r.failure.non_retryable), (None, false));
+        let a = ActivityError::application("CardDeclined", "no");
+        assert_eq!((a.failure.error_type.as_deref(), a.failure.non_retryable), (Some("CardDeclined"), false));
+        let n = ActivityError::non_retryable("Bad", "no").with_details(serde_json::json!({"k": 1}));
+        assert!(n.failure.non_retryable);
+        assert_eq!(n.failure.details, Some(serde_json::json!({"k": 1})));
+    }
+
+    #[test]
+    fn call_error_keeps_the_error_type_when_failing_the_workflow() {
+        let e = CallError::Activity {
+            seq: 3,
+            activity_type: "charge".into(),
+            failure: Failure { message: "declined".into(), error_type: Some("CardDeclined".into()), ..Failure::default() },
+        };
+        let WorkflowError::Failed(f) = WorkflowError::from(e) else { panic!() };
+        assert_eq!(f.error_type.as_deref(), Some("CardDeclined"));
+        assert_eq!(f.message, "activity 'charge' (seq 3) failed: declined");
+        assert_eq!(CallError::Cancelled { seq: 1 }.error_type(), Some(CANCELLED_ERROR_TYPE));
+    }
+}

@@ -20,6 +20,8 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// One item of [`Client::subscribe`].
+// Nearly every item is an Event, so boxing it would cost an allocation each for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamItem {
     /// Connected (again); events follow from cursor `after` (exclusive).

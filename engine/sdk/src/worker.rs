@@ -190,9 +190,16 @@ async fn handle_workflow_task(shared: &Shared, task: WorkflowTask) {
     let token = task.task_token.clone();
     let id = format!("{}/{}", task.workflow_id, task.run_id);
     let started = std::time::Instant::now();
-    let outcome = tokio::task::spawn_blocking(move || replay(&registry, &task))
-        .await
-        .unwrap_or_else(|e| Err(ReplayError::Panicked(e.to_string())));
+    // A plain thread, not tokio's blocking pool: workflow code then has no tokio context, so a
+    // tokio timer or socket used by mistake fails the task loudly instead of hanging it.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name("faultline-replay".into()).spawn(move || {
+        let _ = tx.send(replay(&registry, &task));
+    });
+    let outcome = match spawned {
+        Ok(_) => rx.await.unwrap_or_else(|_| Err(ReplayError::Panicked("replay thread died".into()))),
+        Err(e) => Err(ReplayError::Panicked(format!("could not start a replay thread: {e}"))),
+    };
     let result = match outcome {
         Ok(commands) => {
             tracing::debug!(workflow = %id, commands = commands.len(), elapsed = ?started.elapsed(), "workflow task done");

@@ -316,6 +316,18 @@ fn panicking_workflow_fails_the_task_not_the_process() {
 }
 
 #[test]
+fn tokio_in_workflow_code_fails_the_task_with_a_hint() {
+    let mut r = registry();
+    r.register("Order", |_ctx: WfContext, _o: Order| async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        Ok::<(), WorkflowError>(())
+    });
+    // Replay runs on its own thread in the worker; here the test thread has no runtime either.
+    let err = replay(&r, &task("order_after_reserve.json")).unwrap_err();
+    assert!(matches!(err, ReplayError::Panicked(ref m) if m.contains("use ctx.sleep")), "{err:?}");
+}
+
+#[test]
 fn unknown_type_and_bad_input() {
     let err = replay(&WorkflowRegistry::new(), &task("race_timer_first.json")).unwrap_err();
     assert_eq!(err, ReplayError::UnknownWorkflowType("Race".into()));

@@ -44,7 +44,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Constraint::Length(narration_h),
         Constraint::Min(8),
         Constraint::Length(logs_h),
-        Constraint::Length(2),
+        Constraint::Length(status::footer_height(app, area.width)),
     ])
     .areas(area);
     status::header(f, app, header, big);

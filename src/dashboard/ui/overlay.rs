@@ -60,7 +60,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             let h = (lines.len() as u16 + 2).min(area.height.saturating_sub(4)).max(6);
             let r = centered(area, area.width.saturating_sub(8).max(20), h);
             f.render_widget(Clear, r);
-            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(" Event JSON (Esc closes) ")), r);
+            let title = if lines.len() as u16 + 2 > h { " Event JSON (↑↓ scroll · Esc closes) " } else { " Event JSON (Esc closes) " };
+            let p = Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((app.json_scroll, 0)).block(block(title));
+            f.render_widget(p, r);
         }
         Overlay::Quit => {
             let r = centered(area, 56, 6);

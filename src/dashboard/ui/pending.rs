@@ -101,7 +101,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let t = &app.theme;
     let run = app.selected_run();
     let title = match run {
-        Some(r) => format!(" Pending · {} ", r.workflow_id),
+        Some(r) => {
+            // The describe answer (fetched when the selection changes) adds who polls the queue.
+            let pollers = app
+                .described
+                .as_ref()
+                .filter(|d| d.summary.workflow_id == r.workflow_id)
+                .map(|d| format!(" · {} poller(s) on '{}'", d.pollers.len(), d.summary.task_queue))
+                .unwrap_or_default();
+            format!(" Pending · {}{pollers} ", r.workflow_id)
+        }
         None => " Pending ".into(),
     };
     f.render_widget(panel(app, title, None), area);

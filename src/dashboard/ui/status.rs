@@ -1,9 +1,9 @@
 //! The header (engine link, pods, unavailable parts) and the footer (the last action with its
 //! equivalent command, then the keys of the focused panel or the filter being typed).
 
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::{fmt_countdown, hint, trunc};
@@ -15,10 +15,11 @@ pub fn header(f: &mut Frame, app: &App, area: Rect, big: bool) {
     match &app.engine {
         EngineLink::Connected => spans.push(Span::styled("● engine connected", t.fg(t.ok))),
         EngineLink::Connecting => spans.push(Span::styled("○ connecting to the engine…", t.fg(t.warn))),
-        EngineLink::Unreachable { retry_at_ms, .. } => spans.push(Span::styled(
-            format!("✗ engine unreachable, reconnecting… ({})", fmt_countdown(retry_at_ms - app.now_ms)),
-            t.bold().fg(t.err),
-        )),
+        EngineLink::Unreachable { retry_at_ms, .. } => {
+            let left = retry_at_ms - app.now_ms;
+            let when = if left > 0 { format!(" ({})", fmt_countdown(left)) } else { String::new() };
+            spans.push(Span::styled(format!("✗ engine unreachable, reconnecting…{when}"), t.bold().fg(t.err)))
+        }
     }
     if app.no_worker_polling() {
         spans.push(Span::styled("  ✗ no worker polling", t.bold().fg(t.err)));
@@ -35,9 +36,28 @@ pub fn header(f: &mut Frame, app: &App, area: Rect, big: bool) {
     f.render_widget(Paragraph::new(Line::from(spans)).style(t.base()), area);
 }
 
+/// How long a confirmation shows its whole command before folding to one line.
+const EXPANDED_MS: i64 = 15_000;
+
+/// Rows of the command of the latest confirmation while it is shown in full.
+fn command_rows(app: &App, width: u16) -> u16 {
+    match app.notices.back() {
+        Some(n) if !n.command.is_empty() && app.now_ms - n.at_ms < EXPANDED_MS => {
+            ((n.command.chars().count() + 4) as u16).div_ceil(width.max(1)).min(4)
+        }
+        _ => 0,
+    }
+}
+
+/// Rows the footer needs: the confirmation, its command while recent, the keys.
+pub fn footer_height(app: &App, width: u16) -> u16 {
+    2 + command_rows(app, width)
+}
+
 pub fn footer(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let w = area.width as usize;
+    let cmd_rows = command_rows(app, area.width);
     let notice = match app.notices.back() {
         Some(n) => {
             let (mark, style) = match &n.state {
@@ -47,14 +67,25 @@ pub fn footer(f: &mut Frame, app: &App, area: Rect) {
             };
             let mut spans = vec![Span::styled(format!(" {mark}{}", n.text), style)];
             if !n.command.is_empty() {
-                let used = spans[0].content.chars().count() + 5;
-                spans.push(Span::styled("   $ ", t.dim()));
-                spans.push(Span::styled(trunc(&n.command, w.saturating_sub(used)), t.fg(t.info)));
+                if cmd_rows > 0 {
+                    spans.push(Span::styled("   (equivalent command below)", t.dim()));
+                } else {
+                    let used = spans[0].content.chars().count() + 5;
+                    spans.push(Span::styled("   $ ", t.dim()));
+                    spans.push(Span::styled(trunc(&n.command, w.saturating_sub(used)), t.fg(t.info)));
+                }
             }
             Line::from(spans)
         }
         None => Line::from(Span::styled(" press ? for help", t.dim())),
     };
+    let [notice_a, cmd_a, keys_a] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(cmd_rows), Constraint::Length(1)]).areas(area);
+    f.render_widget(Paragraph::new(notice).style(t.base()), notice_a);
+    if let (true, Some(n)) = (cmd_rows > 0, app.notices.back()) {
+        let cmd = Line::from(vec![Span::styled(" $ ", t.dim()), Span::styled(n.command.clone(), t.bold().fg(t.info))]);
+        f.render_widget(Paragraph::new(cmd).wrap(Wrap { trim: false }).style(t.base()), cmd_a);
+    }
     let keys = match app.input {
         Some(target) => {
             let (what, buf) = match target {
@@ -84,5 +115,5 @@ pub fn footer(f: &mut Frame, app: &App, area: Rect) {
             Line::from(s)
         }
     };
-    f.render_widget(Paragraph::new(vec![notice, keys]).style(t.base()), area);
+    f.render_widget(Paragraph::new(keys).style(t.base()), keys_a);
 }

@@ -130,6 +130,8 @@ pub(crate) struct Run {
     cmds: mpsc::UnboundedReceiver<RunCommand>,
     /// The controller dropped its sender: the run goes on by itself.
     cmds_closed: bool,
+    /// Until the first step, times read 0.
+    in_setup: bool,
     t0: Instant,
     started_wall: chrono::DateTime<chrono::Utc>,
     deadline: Instant,
@@ -172,6 +174,7 @@ impl Run {
             tx,
             cmds,
             cmds_closed: false,
+            in_setup: true,
             t0,
             started_wall: chrono::Utc::now(),
             deadline,
@@ -210,7 +213,10 @@ impl Run {
         if let Err(Abort(why)) = self.setup().await {
             aborted = Some(format!("setup failed: {why}"));
         }
-        self.deadline = Instant::now() + self.scaled(self.sc.timeout).max(self.cfg.min_timeout * 4);
+        // The story's clock starts at the first step; setup lines show as 0:00.
+        self.in_setup = false;
+        self.t0 = Instant::now();
+        self.deadline = self.t0 + self.scaled(self.sc.timeout).max(self.cfg.min_timeout * 4);
         if aborted.is_none() {
             let mut last_step_start = self.now_ms();
             for i in 0..self.sc.steps.len() {
@@ -232,7 +238,11 @@ impl Run {
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
-        self.t0.elapsed().as_millis() as u64
+        if self.in_setup {
+            0
+        } else {
+            self.t0.elapsed().as_millis() as u64
+        }
     }
 
     /// A scenario duration at this run's speed.

@@ -135,8 +135,13 @@ fn poll_activation(
         if polls > MAX_POLLS_PER_ACTIVATION {
             return Err(ReplayError::Stuck);
         }
-        let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
-            .map_err(|p| ReplayError::Panicked(panic_message(p)))?;
+        let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))).map_err(|p| {
+            let mut msg = panic_message(p);
+            if msg.contains("Tokio") || msg.contains("reactor") {
+                msg.push_str(" (workflow code runs outside tokio: use ctx.sleep for timers and activities for I/O)");
+            }
+            ReplayError::Panicked(msg)
+        })?;
         if let Poll::Ready(out) = polled {
             *root = None;
             state.borrow_mut().commands.push(closing_command(out));

@@ -12,10 +12,14 @@ use std::time::{Duration, Instant};
 
 use faultline_sdk::Client;
 
-/// Builds the engine once per test process (cargo releases its lock before running tests).
+/// Builds the engine once per test process (cargo releases its lock before running tests),
+/// unless `FAULTLINE_ENGINE_BIN` names a binary to use as is.
 pub fn engine_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Ok(bin) = std::env::var("FAULTLINE_ENGINE_BIN") {
+            return PathBuf::from(bin);
+        }
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
