@@ -11,7 +11,7 @@ mod runtime_support;
 use std::collections::HashMap;
 
 use bollard::query_parameters as q;
-use faultline::runtime::images::{ensure_images, ImageOutcome, MAX_IMAGE_BYTES};
+use faultline::runtime::images::{build_images, ensure_images, ImageOutcome, MAX_IMAGE_BYTES};
 use faultline::runtime::{connect, Health, PodState, RuntimeChoice, MANAGED_LABEL};
 use runtime_support::*;
 
@@ -34,7 +34,12 @@ async fn docker_topology_lifecycle() {
         assert!(r.size_bytes > 0 && r.size_bytes < MAX_IMAGE_BYTES, "{} is {} bytes", r.image, r.size_bytes);
         eprintln!("image {} ({}): {:.1} MB, {:?}", r.image, r.binary, r.size_bytes as f64 / 1048576.0, r.outcome);
     }
-    let again = ensure_images(&compose, false).await.expect("faultline images, again");
+    // Same binaries again: every image is recognised as up to date by its content hash.
+    let binaries = reports.iter().map(|r| (r.binary.clone(), r.binary_path.clone())).collect();
+    let docker = faultline::runtime::docker::connect_daemon().await.expect("daemon");
+    let again = build_images(&docker, rt.topology(), &binaries, false, &|l: &str| eprintln!("{l}"))
+        .await
+        .expect("faultline images, again");
     assert!(again.iter().all(|r| r.outcome == ImageOutcome::UpToDate), "{again:?}");
 
     rt.down(true).await.expect("clean slate");

@@ -87,6 +87,12 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The test failed: show what each process said, the temp dir is about to go.
+            let logs = self.logs();
+            let tail: Vec<&str> = logs.lines().rev().take(40).collect();
+            eprintln!("--- last lines of {} ---\n{}", self.name, tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -176,6 +176,7 @@ impl<'a, S: StoreTx> Processor<'a, S> {
                 return Err(EngineError::BadRequest(format!("{field} is empty; give it a non-empty value")));
             }
         }
+        state::validate_workflow_options(&r.options)?;
         if let Some(existing) = self.store.current_run_id(&r.workflow_id)? {
             if let Some(s) = self.store.load_run(&existing)? {
                 if s.is_running() {

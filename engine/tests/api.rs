@@ -90,6 +90,10 @@ async fn bad_input_gets_clear_4xx() {
     assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")));
     let (s, v) = c.complete_wft("00000000-0000-0000-0000-000000000000~w~1", vec![]).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::CONFLICT, Some("stale_task_token")));
+    let opts = json!({"workflow_id": "x", "workflow_type": "T", "task_queue": "q", "options": {"task_timeout_ms": 0}});
+    let (s, v) = c.post(paths::WORKFLOWS, &opts).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("task_timeout_ms"));
     let (s, _) = c.get("/api/v1/workflows?status=bogus").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, v) = c.get("/api/v1/nothing-here").await;

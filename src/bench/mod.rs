@@ -78,10 +78,10 @@ pub struct BenchArgs {
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     pub deadline: Duration,
     /// Worker's concurrent workflow-task pollers.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 16)]
     pub workflow_pollers: usize,
     /// Worker's concurrent activity pollers.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 32)]
     pub activity_pollers: usize,
 }
 
@@ -119,8 +119,8 @@ impl BenchConfig {
             port: None,
             seed: None,
             deadline: Duration::from_secs(120),
-            workflow_pollers: 8,
-            activity_pollers: 16,
+            workflow_pollers: 16,
+            activity_pollers: 32,
         }
     }
 

@@ -50,6 +50,8 @@ pub enum ImageOutcome {
 pub struct ImageReport {
     pub image: String,
     pub binary: String,
+    /// The executable the image was (or would be) built from.
+    pub binary_path: PathBuf,
     pub size_bytes: i64,
     pub outcome: ImageOutcome,
 }
@@ -67,7 +69,9 @@ pub async fn ensure_images(compose_path: &Path, force: bool) -> Result<Vec<Image
 
 /// The directory holding the compose file (the workspace root in a checkout).
 pub fn workspace_dir(compose_path: &Path) -> PathBuf {
-    match compose_path.parent() {
+    // A symlinked compose file belongs to the checkout it points into.
+    let resolved = std::fs::canonicalize(compose_path).unwrap_or_else(|_| compose_path.to_path_buf());
+    match resolved.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     }
@@ -260,7 +264,13 @@ pub async fn build_images(
             )));
         }
         progress(&format!("{image}: {} MB", mb(size)));
-        reports.push(ImageReport { image: image.clone(), binary: binary.clone(), size_bytes: size, outcome });
+        reports.push(ImageReport {
+            image: image.clone(),
+            binary: binary.clone(),
+            binary_path: path.clone(),
+            size_bytes: size,
+            outcome,
+        });
     }
     Ok(reports)
 }

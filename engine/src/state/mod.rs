@@ -368,6 +368,43 @@ pub fn token_run_id(token: &str) -> Result<&str> {
     }
 }
 
+/// Shortest workflow task timeout accepted, and shortest retry interval: smaller values would
+/// make the engine spin on a failing task.
+pub const MIN_TASK_TIMEOUT_MS: u64 = 100;
+pub const MIN_RETRY_INTERVAL_MS: u64 = 1;
+
+/// Checks workflow options; the message says which field to fix.
+pub fn validate_workflow_options(o: &faultline_proto::WorkflowOptions) -> Result<()> {
+    if o.task_timeout_ms.is_some_and(|t| t < MIN_TASK_TIMEOUT_MS) {
+        return Err(EngineError::BadRequest(format!(
+            "options.task_timeout_ms must be at least {MIN_TASK_TIMEOUT_MS} ms (or omitted for the 10 s default)"
+        )));
+    }
+    if o.run_timeout_ms == Some(0) || o.execution_timeout_ms == Some(0) {
+        return Err(EngineError::BadRequest(
+            "options.run_timeout_ms and execution_timeout_ms must be positive (or omitted for no limit)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks activity options; the message says which field to fix.
+pub fn validate_activity_options(seq: u64, o: &ActivityOptions) -> Result<()> {
+    let p = &o.retry_policy;
+    if p.initial_interval_ms < MIN_RETRY_INTERVAL_MS || !p.backoff_coefficient.is_finite() {
+        return Err(EngineError::BadRequest(format!(
+            "activity {seq}: retry_policy.initial_interval_ms must be at least {MIN_RETRY_INTERVAL_MS} and backoff_coefficient a finite number"
+        )));
+    }
+    let zero = |v: Option<u64>| v == Some(0);
+    if zero(o.start_to_close_timeout_ms) || zero(o.schedule_to_close_timeout_ms) || zero(o.schedule_to_start_timeout_ms) || zero(o.heartbeat_timeout_ms) {
+        return Err(EngineError::BadRequest(format!(
+            "activity {seq}: timeouts must be positive (or omitted)"
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn stale(what: &str) -> EngineError {
     EngineError::StaleToken(format!(
         "{what}: the task already completed, failed or timed out and was dispatched again; drop this result"

@@ -167,6 +167,7 @@ fn apply_command(b: &mut Builder, command: Command) -> Result<()> {
     match command {
         Command::ScheduleActivity { seq, activity_type, input, options } => {
             check_new_seq(b, seq, "schedule_activity")?;
+            super::validate_activity_options(seq, &options)?;
             activity::schedule(b, seq, activity_type, input, options);
         }
         Command::RequestCancelActivity { seq } => activity::request_cancel(b, seq),
@@ -186,6 +187,7 @@ fn apply_command(b: &mut Builder, command: Command) -> Result<()> {
         }
         Command::StartChildWorkflow { seq, workflow_type, workflow_id, task_queue, input, options, parent_close_policy } => {
             check_new_seq(b, seq, "start_child_workflow")?;
+            super::validate_workflow_options(&options)?;
             workflow::initiate_child(b, seq, workflow_type, workflow_id, task_queue, input, options, parent_close_policy);
         }
         Command::SignalExternalWorkflow { seq, workflow_id, name, payload } => {

@@ -2,7 +2,7 @@
 //!
 //! Layout:
 //! - at about 100x30 (a projector): header with the counts, narration, two columns (pods,
-//!   workflows, logs | pending activities and timers, history), footer;
+//!   workflows | pending activities and timers, history, logs), footer;
 //! - from 160x45 up: three columns (pods and workflows | pending and history | scenario steps
 //!   and counts) with a wide log panel below.
 //!
@@ -58,7 +58,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         let [pods_a, wf_a] = Layout::vertical([Constraint::Length(pods_h), Constraint::Min(4)]).areas(left);
         pods::draw(f, app, pods_a, true);
         workflows::draw(f, app, wf_a, true);
-        let pend_h = pending::height(app, true).min(mid.height / 2);
+        let pend_h = pending::height(app, true, mid.width.saturating_sub(2)).min(mid.height / 2);
         let [pend_a, hist_a] = Layout::vertical([Constraint::Length(pend_h), Constraint::Min(4)]).areas(mid);
         pending::draw(f, app, pend_a, true);
         history::draw(f, app, hist_a, true);
@@ -69,16 +69,17 @@ pub fn draw(f: &mut Frame, app: &App) {
     } else {
         let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body);
         let pods_h = pods::height(app).min(9);
-        let [pods_a, wf_a, logs_a] =
-            Layout::vertical([Constraint::Length(pods_h), Constraint::Min(5), Constraint::Length(6)]).areas(left);
+        let [pods_a, wf_a] = Layout::vertical([Constraint::Length(pods_h), Constraint::Min(5)]).areas(left);
         pods::draw(f, app, pods_a, false);
         workflows::draw(f, app, wf_a, false);
-        logs::draw(f, app, logs_a);
-        // Counts live in the header on narrow screens.
-        let pend_h = pending::height(app, false).min(right.height / 2);
-        let [pend_a, hist_a] = Layout::vertical([Constraint::Length(pend_h), Constraint::Min(4)]).areas(right);
+        // Counts live in the header on narrow screens; the logs grow when focused.
+        let pend_h = pending::height(app, false, right.width.saturating_sub(2)).min(right.height / 3);
+        let logs_h = if app.focus == Panel::Logs { right.height / 2 } else { 5 };
+        let [pend_a, hist_a, logs_a] =
+            Layout::vertical([Constraint::Length(pend_h), Constraint::Min(4), Constraint::Length(logs_h)]).areas(right);
         pending::draw(f, app, pend_a, false);
         history::draw(f, app, hist_a, false);
+        logs::draw(f, app, logs_a);
     }
     status::footer(f, app, footer);
     overlay::draw(f, app, area);

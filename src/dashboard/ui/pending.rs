@@ -19,7 +19,7 @@ enum Item<'a> {
     Gauge { left: Line<'a>, ratio: f64, label: String, warn: bool },
 }
 
-fn items<'a>(app: &'a App, run: Option<&'a RunView>) -> Vec<Item<'a>> {
+fn items<'a>(app: &'a App, run: Option<&'a RunView>, width: usize) -> Vec<Item<'a>> {
     let t = &app.theme;
     let mut out = Vec::new();
     if app.no_worker_polling() {
@@ -52,10 +52,17 @@ fn items<'a>(app: &'a App, run: Option<&'a RunView>) -> Vec<Item<'a>> {
                 let label = if left_ms > 0 { format!("retry in {}", fmt_countdown(left_ms)) } else { "retry due".to_string() };
                 out.push(Item::Gauge { left, ratio, label, warn: true });
                 if let Some(f) = &a.last_failure {
-                    out.push(Item::Text(Line::from(vec![
-                        Span::styled("  └ last failure: ", t.dim()),
-                        Span::styled(f.as_str(), t.fg(t.err)),
-                    ])));
+                    // The failure is the lesson: give it up to two rows.
+                    let room = width.saturating_sub(4).max(10);
+                    let chars: Vec<char> = f.chars().collect();
+                    for (i, chunk) in chars.chunks(room).take(2).enumerate() {
+                        let mut text: String = chunk.iter().collect();
+                        if i == 1 && chars.len() > 2 * room {
+                            text = trunc(&format!("{text}…"), room);
+                        }
+                        let lead = if i == 0 { "  └ " } else { "    " };
+                        out.push(Item::Text(Line::from(vec![Span::styled(lead, t.dim()), Span::styled(text, t.fg(t.err))])));
+                    }
                 }
             }
             (state, _, _) => {
@@ -86,8 +93,8 @@ fn items<'a>(app: &'a App, run: Option<&'a RunView>) -> Vec<Item<'a>> {
 }
 
 /// Rows wanted (capped by the caller).
-pub fn height(app: &App, big: bool) -> u16 {
-    let rows: u16 = items(app, app.selected_run())
+pub fn height(app: &App, big: bool, width: u16) -> u16 {
+    let rows: u16 = items(app, app.selected_run(), width as usize)
         .iter()
         .map(|i| match i {
             Item::Gauge { .. } if !big => 2,
@@ -118,7 +125,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let gauge_w = if big { 34.min(inner.width / 2) } else { inner.width.saturating_sub(2) };
     let mut y = inner.y;
     let bottom = inner.y + inner.height;
-    for item in items(app, run) {
+    for item in items(app, run, inner.width as usize) {
         if y >= bottom {
             break;
         }

@@ -67,14 +67,17 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>, clock: &dyn Clock, notifier:
         }
         return;
     }
+    let started = std::time::Instant::now();
     let mut notes = Notes::default();
     let mut answers = Vec::with_capacity(batch.len());
     for job in batch {
         let result = run_one(conn, job.req, clock.now_ms(), &mut notes);
         answers.push((job.reply, result));
     }
+    let applied = started.elapsed();
     match conn.execute_batch("COMMIT") {
         Ok(()) => {
+            tracing::trace!(requests = answers.len(), ?applied, total = ?started.elapsed(), "group commit");
             for (reply, result) in answers {
                 let _ = reply.send(result);
             }
