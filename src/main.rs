@@ -131,8 +131,28 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Some(Command::Images { .. }) | Some(Command::Down { .. }) => {
-            anyhow::bail!("not wired yet")
+        Some(Command::Images { force }) => {
+            let rt = tokio::runtime::Runtime::new()?;
+            let reports = rt.block_on(faultline::runtime::images::ensure_images(&cli.common.compose, force))?;
+            println!("{}", faultline::runtime::images::summary(&reports));
+            Ok(())
+        }
+        Some(Command::Down { volumes }) => {
+            let choice = match cli.common.runtime {
+                RuntimeChoice::Auto => faultline::runtime::RuntimeChoice::Auto,
+                RuntimeChoice::Docker => faultline::runtime::RuntimeChoice::Docker,
+                RuntimeChoice::Local => faultline::runtime::RuntimeChoice::Local,
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                let connected = faultline::runtime::connect(choice, &cli.common.compose).await?;
+                if let Some(notice) = &connected.notice {
+                    eprintln!("{notice}");
+                }
+                connected.runtime.down(volumes).await?;
+                println!("removed everything Faultline created ({} runtime{})", connected.runtime.kind(), if volumes { ", volumes too" } else { "" });
+                anyhow::Ok(())
+            })
         }
     }
 }

@@ -19,6 +19,12 @@ use faultline::scenario::{headless, Context, Scenario};
 /// CI runs at this speed; so do these tests.
 const SPEED: f64 = 5.0;
 
+/// How many times each Docker scenario runs in a row (`FAULTLINE_SCENARIO_REPEAT=10` for the
+/// "10 runs in a row" check; CI runs each once).
+fn repeat() -> usize {
+    std::env::var("FAULTLINE_SCENARIO_REPEAT").ok().and_then(|v| v.parse().ok()).filter(|n| *n >= 1).unwrap_or(1)
+}
+
 static PODS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn root() -> PathBuf {
@@ -88,9 +94,11 @@ async fn every_scenario_passes_on_docker() {
     let rt: Arc<dyn PodRuntime> = Arc::from(connected.runtime);
     rt.down(true).await.expect("a clean slate");
     let started = std::time::Instant::now();
-    for name in ["all-up", "bugged-pod", "fixed-pod", "pod-down", "engine-down"] {
-        let r = run(rt.clone(), name, false).await;
-        eprintln!("{name}: passed in {:.1}s", r.duration_ms as f64 / 1000.0);
+    for round in 1..=repeat() {
+        for name in ["all-up", "bugged-pod", "fixed-pod", "pod-down", "engine-down"] {
+            let r = run(rt.clone(), name, false).await;
+            eprintln!("{name} (round {round}): passed in {:.1}s", r.duration_ms as f64 / 1000.0);
+        }
     }
     eprintln!("five scenarios on Docker: {:.0}s", started.elapsed().as_secs_f64());
     let engine = run(rt.clone(), "engine-down", true).await;

@@ -338,3 +338,25 @@ async fn pollers_are_visible_and_result_waits() {
     let (s, r) = tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap();
     assert_eq!((s, r.result), (StatusCode::OK, Some(json!(42))), "the long poll wakes on commit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_signals_and_markers() {
+    let e = engine().await;
+    let c = &e.c;
+    c.start("receiver", "R", "xq-r", json!(null)).await;
+    c.start("sender", "S", "xq-s", json!(null)).await;
+    let t = c.next_wft("xq-s").await;
+    let cmds = vec![
+        Command::RecordMarker { seq: 1, name: "side-effect".into(), details: json!(7) },
+        Command::SignalExternalWorkflow { seq: 2, workflow_id: "receiver".into(), name: "ping".into(), payload: json!(1) },
+        Command::SignalExternalWorkflow { seq: 3, workflow_id: "nobody".into(), name: "ping".into(), payload: json!(1) },
+    ];
+    assert_eq!(c.complete_wft(&t.task_token, cmds).await.0, StatusCode::OK);
+    let h = c.history("sender").await;
+    assert_gapless(&h);
+    assert!(h.iter().any(|e| matches!(&e.kind, EventKind::MarkerRecorded { seq: 1, .. })));
+    assert!(h.iter().any(|e| matches!(&e.kind, EventKind::ExternalSignalSent { seq: 2, name, .. } if name == "ping")));
+    assert!(h.iter().any(|e| matches!(&e.kind, EventKind::ExternalSignalFailed { seq: 3, .. })));
+    let r = c.history("receiver").await;
+    assert!(r.iter().any(|e| matches!(&e.kind, EventKind::WorkflowSignaled { name, .. } if name == "ping")));
+}

@@ -90,7 +90,7 @@ pub fn executable_from_cargo_messages(stdout: &str) -> Option<PathBuf> {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == ENGINE_BIN)
         .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .last()
+        .next_back()
 }
 
 /// Peak resident set (`VmHWM`) in kB from the text of `/proc/<pid>/status`.

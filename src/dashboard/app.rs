@@ -11,7 +11,7 @@ use faultline_proto::{DescribeWorkflowResponse, PollerInfo};
 use super::event::{ActionRequest, AppEvent};
 use super::state::{Category, RunView, WorkflowStore};
 use super::theme::{Theme, ThemeName};
-use super::views::{LogsView, PodsView, ScenarioView};
+use super::views::{contains_ci, LogsView, PodsView, ScenarioView};
 
 /// The focusable panels, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,9 +356,7 @@ impl App {
             .filter(|i| {
                 let r = &runs[*i];
                 self.status_filter.accepts(r.category())
-                    && (f.is_empty()
-                        || r.workflow_id.to_ascii_lowercase().contains(&f)
-                        || r.workflow_type.to_ascii_lowercase().contains(&f))
+                    && (f.is_empty() || contains_ci(&r.workflow_id, &f) || contains_ci(&r.workflow_type, &f))
             })
             .collect()
     }

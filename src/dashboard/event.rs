@@ -8,6 +8,8 @@ use super::link::ScenarioEvent;
 use crate::runtime::{LogLine, PodAction, PodStatus};
 
 /// Everything the app state reacts to. Nothing here performs I/O.
+// Stream events dominate the traffic; boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum AppEvent {
     /// One committed event from the engine's live stream.

@@ -10,7 +10,7 @@ use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use ratatui::Terminal;
 
-use super::app::{App, AppOptions, EngineLink, Overlay, Panel};
+use super::app::{App, AppOptions, EngineLink, NoticeState, Overlay, Panel};
 use super::event::{ActionRequest, AppEvent};
 use super::link::{ScenarioEvent, StepInfo};
 use super::state::ActivityState;
@@ -349,4 +349,48 @@ fn snapshot_action_confirmed_with_command_100x30() {
     app.update(AppEvent::Tick { now_ms: NOW + 15_000 });
     let text = screen_text(&render(&app, 100, 30));
     assert!(text.contains("✓ retry now order-1002 activity #2   $ curl -X POST"), "{text}");
+}
+
+#[test]
+fn runner_events_map_to_the_scenario_panel() {
+    use crate::scenario::runner::{RunEvent, StepInfo as RunnerStep};
+    let plan = RunEvent::Plan {
+        title: "fixed-pod".into(),
+        description: "Deploy the fix while orders retry.".into(),
+        steps: vec![RunnerStep { title: "Deploy v2".into(), narration: "Now the fix.".into(), gate: "presenter (space)".into(), actions: vec![] }],
+        orders: 5,
+        speed: 1.0,
+    };
+    let mut app = App::new(AppOptions::default(), NOW);
+    for e in [plan, RunEvent::Waiting { step: 0, text: "presenter (space)".into() }] {
+        if let Some(se) = super::link::from_run_event(e) {
+            app.update(AppEvent::Scenario(se));
+        }
+    }
+    let sc = app.scenario.as_ref().expect("scenario shown");
+    assert!(sc.waiting(), "a manual gate waits for the space bar");
+    assert!(screen_text(&render(&app, 100, 30)).contains("space: next step"));
+    let started = RunEvent::StepStarted { step: 0, at_ms: 10, title: "Deploy v2".into(), narration: "Now the fix.".into() };
+    app.update(AppEvent::Scenario(super::link::from_run_event(started).expect("mapped")));
+    assert!(screen_text(&render(&app, 100, 30)).contains("Now the fix."));
+    let action = RunEvent::Action { step: 0, at_ms: 11, text: "deploy v2-fixed payment".into(), ok: true, detail: None };
+    app.update(AppEvent::Scenario(super::link::from_run_event(action).expect("mapped")));
+    assert!(app.notices.back().is_some_and(|n| n.text == "scenario: deploy v2-fixed payment" && n.state == NoticeState::Ok(String::new())));
+}
+
+#[test]
+fn log_filter_is_case_insensitive_and_keeps_pod_colours() {
+    let mut app = demo_app(ThemeName::Dark);
+    app.focus = Panel::Logs;
+    app.update(key('/'));
+    for c in "ROUNDING".chars() {
+        app.update(key(c));
+    }
+    app.update(code(KeyCode::Enter));
+    let shown = app.logs.tail(10);
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].pod, "payment");
+    assert_ne!(app.logs.color_of("payment"), app.logs.color_of("worker"), "one colour per pod");
+    assert!(super::views::contains_ci("Order-1002", "order-10"));
+    assert!(!super::views::contains_ci("order", "orders"));
 }

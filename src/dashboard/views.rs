@@ -82,7 +82,7 @@ impl LogsView {
             .lines
             .iter()
             .rev()
-            .filter(|l| f.is_empty() || l.pod.to_ascii_lowercase().contains(&f) || l.line.to_ascii_lowercase().contains(&f))
+            .filter(|l| f.is_empty() || contains_ci(&l.pod, &f) || contains_ci(&l.line, &f))
             .skip(self.scroll)
             .take(n)
             .collect();
@@ -183,4 +183,11 @@ impl ScenarioView {
     pub fn waiting(&self) -> bool {
         self.steps.iter().any(|s| s.1 == StepStatus::Waiting)
     }
+}
+
+/// ASCII case-insensitive `hay.contains(needle_lower)` without allocating (it runs per line
+/// per frame while a filter is set). `needle_lower` must already be lowercase.
+pub fn contains_ci(hay: &str, needle_lower: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle_lower.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }

@@ -67,6 +67,25 @@ pub async fn ensure_images(compose_path: &Path, force: bool) -> Result<Vec<Image
     build_images(&docker, &topology, &binaries, force, &print).await
 }
 
+/// A table of the images for the terminal: name, size, built or up to date.
+pub fn summary(reports: &[ImageReport]) -> String {
+    let width = reports.iter().map(|r| r.image.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for r in reports {
+        let what = match r.outcome {
+            ImageOutcome::Built => "built",
+            ImageOutcome::UpToDate => "up to date",
+        };
+        out.push_str(&format!("{:<width$}  {:>6} MB  {what}\n", r.image, mb(r.size_bytes)));
+    }
+    out.push_str(&format!(
+        "{} images ready. Run the dashboard with `faultline`, or the bare topology with \
+         `docker compose -p faultline up -d`.",
+        reports.len()
+    ));
+    out
+}
+
 /// The directory holding the compose file (the workspace root in a checkout).
 pub fn workspace_dir(compose_path: &Path) -> PathBuf {
     // A symlinked compose file belongs to the checkout it points into.

@@ -8,6 +8,9 @@
 //! poll is dropped; a task the engine handed out in that instant is redelivered after its
 //! timeout). In-flight workflow tasks finish; in-flight activities get
 //! `graceful_shutdown_timeout` to finish, then are failed back as retryable.
+//!
+//! An activity still running a second past its attempt's deadline is aborted without a
+//! report: the engine has already timed that attempt out and schedules a retry.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -203,7 +206,18 @@ async fn handle_workflow_task(shared: &Shared, task: WorkflowTask) {
     let result = match outcome {
         Ok(commands) => {
             tracing::debug!(workflow = %id, commands = commands.len(), elapsed = ?started.elapsed(), "workflow task done");
-            shared.client.complete_workflow_task(&CompleteWorkflowTaskRequest { task_token: token, commands }).await
+            let req = CompleteWorkflowTaskRequest { task_token: token.clone(), commands };
+            match shared.client.complete_workflow_task(&req).await {
+                // The engine refused the commands themselves (400): say so in the task's failure,
+                // where describe and the dashboard show it, instead of waiting for a timeout.
+                Err(ClientError::Api { status: 400, message, .. }) => {
+                    tracing::error!(workflow = %id, %message, "engine rejected the workflow's commands");
+                    let message = format!("engine rejected the workflow's commands: {message}");
+                    let req = FailWorkflowTaskRequest { task_token: token, message, nondeterminism: false };
+                    shared.client.fail_workflow_task(&req).await
+                }
+                other => other,
+            }
         }
         Err(e) => {
             let nondeterminism = matches!(e, ReplayError::Nondeterminism(_));
@@ -215,6 +229,18 @@ async fn handle_workflow_task(shared: &Shared, task: WorkflowTask) {
     if let Err(e) = result {
         tracing::warn!(workflow = %id, error = %e, "could not report the workflow task; the engine retries it after its timeout");
     }
+}
+
+/// Resolves a little after `deadline_ms` (ms since the epoch), never if there is none.
+async fn past_deadline(deadline_ms: Option<i64>) {
+    let Some(deadline) = deadline_ms else { return std::future::pending().await };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    // The slack lets a result produced right at the deadline still be reported.
+    let left = (deadline - now).max(0) as u64 + 1_000;
+    tokio::time::sleep(Duration::from_millis(left)).await;
 }
 
 async fn activity_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
@@ -249,6 +275,7 @@ async fn run_activity(shared: &Shared, task: ActivityTask, mut stop: watch::Rece
         ))),
         Some(f) => {
             let input = task.input.clone();
+            let deadline_ms = task.deadline_ms;
             let ctx = ActContext::new(task, shared.client.clone());
             let mut handle = tokio::spawn(f(ctx, input));
             let grace = shared.grace;
@@ -264,6 +291,13 @@ async fn run_activity(shared: &Shared, task: ActivityTask, mut stop: watch::Rece
                 _ = shutdown_deadline => {
                     handle.abort();
                     Err(ActivityError::retryable("worker shutting down; the activity is retried elsewhere"))
+                }
+                _ = past_deadline(deadline_ms) => {
+                    // The engine has timed this attempt out and will retry it: stop the work
+                    // instead of leaving it running as a zombie. Nothing to report.
+                    handle.abort();
+                    tracing::warn!(activity = %what, "attempt passed its deadline; abandoned");
+                    return;
                 }
             }
         }

@@ -382,3 +382,15 @@ fn continue_as_new_closes_and_starts_the_next_run() {
     let next = start(p.clone(), r.clock.now_ms());
     assert_eq!(next.events[0].event_id, 1, "a new run's history starts at 1");
 }
+
+#[test]
+fn execution_deadline_is_carried_across_continue_as_new() {
+    let mut r = Run::new(WorkflowOptions { execution_timeout_ms: Some(60_000), ..Default::default() });
+    let deadline = r.state.execution_deadline_ms.unwrap();
+    r.clock.advance(10_000);
+    let t = r.complete_wft(vec![Command::ContinueAsNew { input: json!(null), workflow_type: None }]).clone();
+    let Effect::ContinueAsNew(p) = &t.effects[0] else { panic!("expected continue-as-new") };
+    let next = start(p.clone(), r.clock.now_ms());
+    assert_eq!(next.state.execution_deadline_ms, Some(deadline));
+    assert!(next.timers.contains(&(TimerKind::ExecutionTimeout, deadline)));
+}

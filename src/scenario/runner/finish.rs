@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use faultline_sdk::ClientError;
 
-use super::steps::with_engine_retry;
+use super::steps::with_engine_retry_until;
 use super::{Abort, Run, RunEvent};
 use crate::scenario::expect::{self, Evidence};
 use crate::scenario::ledger;
@@ -57,14 +57,17 @@ impl Run {
         let ids = self.started.clone();
         let statuses = self
             .drive(Box::pin(async move {
+                // One budget for the whole audit: a dead engine must not cost a minute per order.
+                let until = Instant::now() + Duration::from_secs(60);
                 let mut out = BTreeMap::new();
                 for id in ids {
-                    let r = with_engine_retry(|| client.describe(&id)).await;
+                    let r = with_engine_retry_until(until, || client.describe(&id)).await;
                     out.insert(
                         id.clone(),
                         match r {
                             Ok(d) => Ok(d.summary.status),
                             Err(ClientError::Api { status: 404, .. }) => Err("the engine does not know it".to_string()),
+                            Err(ClientError::Unreachable { .. }) => Err("the engine was unreachable at the audit".to_string()),
                             Err(e) => Err(format!("cannot ask the engine: {e}")),
                         },
                     );

@@ -293,17 +293,27 @@ impl Run {
     }
 }
 
-/// Calls the engine, retrying while it is unreachable (killed, restarting) for up to a minute.
-pub(super) async fn with_engine_retry<T, F, Fut>(mut call: F) -> Result<T, ClientError>
+/// Calls the engine, retrying while it is unreachable or failing (5xx) for up to a minute.
+pub(super) async fn with_engine_retry<T, F, Fut>(call: F) -> Result<T, ClientError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, ClientError>>,
 {
-    let start = Instant::now();
+    with_engine_retry_until(Instant::now() + ENGINE_RETRY_FOR, call).await
+}
+
+/// [`with_engine_retry`] with an explicit deadline, shared by a batch of calls.
+pub(super) async fn with_engine_retry_until<T, F, Fut>(until: Instant, mut call: F) -> Result<T, ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
     let mut backoff = Duration::from_millis(100);
     loop {
         match call().await {
-            Err(ClientError::Unreachable { .. }) if start.elapsed() < ENGINE_RETRY_FOR => {
+            // Unreachable (killed, restarting), or a 5xx that says nothing was committed:
+            // every call the runner makes is safe to repeat (starts use the existing run).
+            Err(ClientError::Unreachable { .. }) | Err(ClientError::Api { status: 500..=599, .. }) if Instant::now() < until => {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
