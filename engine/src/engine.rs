@@ -31,8 +31,6 @@ struct Inner {
     /// (task queue, kind, worker) -> last poll time. Presence only: not durable on purpose.
     pollers: Mutex<HashMap<(String, &'static str, String), EpochMillis>>,
     shutdown: watch::Sender<bool>,
-    /// Dropping it stops the checkpoint thread.
-    _checkpoint_stop: Mutex<std::sync::mpsc::Sender<()>>,
 }
 
 /// Joins the writer thread once every [`Engine`] clone is gone (so the last commit finishes).
@@ -54,8 +52,6 @@ impl Engine {
         let last = reader.with(read::last_cursor)?;
         let notifier = Arc::new(Notifier::new(last));
         let (writer, handle) = writer::spawn(conn, clock.clone(), notifier.clone());
-        let (checkpoint_stop, stop_rx) = std::sync::mpsc::channel();
-        sqlite::spawn_checkpointer(path, stop_rx)?;
         let engine = Engine {
             inner: Arc::new(Inner {
                 writer,
@@ -64,7 +60,6 @@ impl Engine {
                 clock,
                 pollers: Mutex::new(HashMap::new()),
                 shutdown: watch::channel(false).0,
-                _checkpoint_stop: Mutex::new(checkpoint_stop),
             }),
         };
         Ok((engine, WriterGuard(Some(handle))))

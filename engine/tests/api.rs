@@ -360,3 +360,29 @@ async fn external_signals_and_markers() {
     let r = c.history("receiver").await;
     assert!(r.iter().any(|e| matches!(&e.kind, EventKind::WorkflowSignaled { name, .. } if name == "ping")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_timeout_retries_with_the_last_details() {
+    let e = engine().await;
+    let c = &e.c;
+    c.start("hb", "T", "hbq", json!(null)).await;
+    let t = c.next_wft("hbq").await;
+    let opts = ActivityOptions {
+        heartbeat_timeout_ms: Some(300),
+        retry_policy: RetryPolicy { initial_interval_ms: 1, ..Default::default() },
+        ..Default::default()
+    };
+    c.complete_wft(&t.task_token, vec![activity(1, "long", opts)]).await;
+    let a = c.next_activity("hbq").await;
+    assert_eq!(a.heartbeat_timeout_ms, Some(300));
+    let (s, v) = c.post(paths::ACTIVITY_TASK_HEARTBEAT, &json!({"task_token": a.task_token, "details": {"done": 3}})).await;
+    assert_eq!((s, v["cancel_requested"].as_bool()), (StatusCode::OK, Some(false)));
+    // No more heartbeats: the attempt times out and the next one resumes from the details.
+    let a2 = c.next_activity("hbq").await;
+    assert_eq!((a2.attempt, a2.heartbeat_details.clone()), (2, Some(json!({"done": 3}))));
+    let (s, v) = c.post(paths::ACTIVITY_TASK_HEARTBEAT, &json!({"task_token": a.task_token})).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::CONFLICT, Some("stale_task_token")));
+    let h = c.history("hb").await;
+    assert!(h.iter().any(|e| matches!(&e.kind,
+        EventKind::ActivityTimedOut { timeout: TimeoutKind::Heartbeat, next_retry_at_ms: Some(_), .. })));
+}

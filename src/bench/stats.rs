@@ -41,7 +41,8 @@ pub struct Report {
     pub lost: u64,
     /// Activity executions that began after their key's completion had been committed.
     pub duplicates: u64,
-    /// Peak resident memory of the engine (VmHWM), the largest over all its restarts.
+    /// Peak resident memory of the engine (VmHWM) while the workload ran, the largest over all
+    /// its restarts (the verification's history reads afterwards are not included).
     pub engine_rss_mb: f64,
     pub max_ms: f64,
     /// Workflows that closed but not as expected (failed, or a wrong result).

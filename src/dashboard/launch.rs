@@ -64,6 +64,7 @@ pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
         compose_path: o.compose.clone(),
         leave_pods_running: o.leave_pods_running,
         new_order: Default::default(),
+        notice: None,
     };
     match &o.mode {
         Mode::Scenario(path) => {
@@ -75,6 +76,7 @@ pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
             if let Some(n) = &connected.notice {
                 eprintln!("{n}");
             }
+            opts.notice = connected.notice.clone();
             let rt: Arc<dyn PodRuntime> = Arc::from(connected.runtime);
             if rt.kind() == "docker" && o.bring_up {
                 eprintln!("Building the images that are missing or out of date…");

@@ -44,6 +44,8 @@ pub struct DashboardOptions {
     pub leave_pods_running: Option<bool>,
     /// What `n` starts.
     pub new_order: NewOrder,
+    /// Shown once at the start, e.g. "Docker not reachable: running pods as local processes".
+    pub notice: Option<String>,
 }
 
 /// How the session ended.
@@ -83,6 +85,9 @@ pub async fn run_dashboard(opts: DashboardOptions) -> Result<DashboardExit, Dash
     if let Some(why) = &opts.runtime_unavailable {
         app.update(AppEvent::PodsUnavailable(why.clone()));
     }
+    if let Some(n) = &opts.notice {
+        app.inform(n.clone());
+    }
     let (scenario_cmds, scenario_task) = match opts.scenario {
         Some(RunHandle { mut events, commands, task }) => {
             let tx = tx.clone();
@@ -99,7 +104,7 @@ pub async fn run_dashboard(opts: DashboardOptions) -> Result<DashboardExit, Dash
         }
         None => (None, None),
     };
-    let exec = Executor { client, runtime: opts.runtime.clone(), tx: tx.clone(), scenario: scenario_cmds.clone(), compose: opts.compose_path.clone() };
+    let exec = Executor::new(client, opts.runtime.clone(), tx.clone(), scenario_cmds.clone(), opts.compose_path.clone());
 
     let mut terminal = ratatui::try_init()?;
     let result = event_loop(&mut terminal, &mut app, &mut rx, &exec, opts.clock.as_ref()).await;
@@ -185,6 +190,16 @@ async fn event_loop(
 
 /// Background feeds: the engine's event stream, the pollers of the task queue, pod status and logs.
 fn spawn_feeds(opts: &DashboardOptions, client: &Client, tx: &mpsc::Sender<AppEvent>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = spawn_engine_feeds(client, &opts.task_queue, tx);
+    if let Some(rt) = &opts.runtime {
+        tasks.extend(spawn_pod_feeds(rt.clone(), tx));
+    }
+    tasks
+}
+
+/// The engine's event stream from cursor 0 (the whole history, then live events, resumed after
+/// a disconnect), a list of workflows on first connect, and the pollers of `task_queue`.
+pub fn spawn_engine_feeds(client: &Client, task_queue: &str, tx: &mpsc::Sender<AppEvent>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     // From cursor 0: the whole recorded history, then live events.
     let (c, t) = (client.clone(), tx.clone());
@@ -215,7 +230,7 @@ fn spawn_feeds(opts: &DashboardOptions, client: &Client, tx: &mpsc::Sender<AppEv
             }
         }
     }));
-    let (c, t, queue) = (client.clone(), tx.clone(), opts.task_queue.clone());
+    let (c, t, queue) = (client.clone(), tx.clone(), task_queue.to_string());
     tasks.push(tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(2));
         loop {
@@ -228,42 +243,45 @@ fn spawn_feeds(opts: &DashboardOptions, client: &Client, tx: &mpsc::Sender<AppEv
             }
         }
     }));
-    if let Some(rt) = &opts.runtime {
-        let (rt, t) = (rt.clone(), tx.clone());
-        tasks.push(tokio::spawn(async move {
-            match rt.status().await {
-                Ok(all) => {
-                    for p in all {
-                        let _ = t.send(AppEvent::Pod(p)).await;
-                    }
-                }
-                Err(e) => {
-                    let _ = t.send(AppEvent::PodsUnavailable(e.to_string())).await;
-                }
-            }
-            let mut s = rt.status_stream();
-            while let Some(p) = s.next().await {
-                if t.send(AppEvent::Pod(p)).await.is_err() {
-                    return;
+    tasks
+}
+
+/// Pod status (a snapshot, then every change) and the merged pod logs.
+pub fn spawn_pod_feeds(rt: Arc<dyn PodRuntime>, tx: &mpsc::Sender<AppEvent>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let (r, t) = (rt.clone(), tx.clone());
+    tasks.push(tokio::spawn(async move {
+        match r.status().await {
+            Ok(all) => {
+                for p in all {
+                    let _ = t.send(AppEvent::Pod(p)).await;
                 }
             }
-        }));
-        let (rt, t) = (opts.runtime.clone(), tx.clone());
-        tasks.push(tokio::spawn(async move {
-            let Some(rt) = rt else { return };
-            let mut s = rt.log_stream();
-            while let Some(l) = s.next().await {
-                if t.send(AppEvent::Log(l)).await.is_err() {
-                    return;
-                }
+            Err(e) => {
+                let _ = t.send(AppEvent::PodsUnavailable(e.to_string())).await;
             }
-        }));
-    }
+        }
+        let mut s = r.status_stream();
+        while let Some(p) = s.next().await {
+            if t.send(AppEvent::Pod(p)).await.is_err() {
+                return;
+            }
+        }
+    }));
+    let t = tx.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut s = rt.log_stream();
+        while let Some(l) = s.next().await {
+            if t.send(AppEvent::Log(l)).await.is_err() {
+                return;
+            }
+        }
+    }));
     tasks
 }
 
 /// Runs [`ActionRequest`]s in tasks and reports back with [`AppEvent::ActionDone`].
-struct Executor {
+pub struct Executor {
     client: Client,
     runtime: Option<Arc<dyn PodRuntime>>,
     tx: mpsc::Sender<AppEvent>,
@@ -272,7 +290,19 @@ struct Executor {
 }
 
 impl Executor {
-    fn run(&self, r: ActionRequest) {
+    /// `scenario`: the runner's command channel, for the space bar. `compose`: for rebuilds.
+    pub fn new(
+        client: Client,
+        runtime: Option<Arc<dyn PodRuntime>>,
+        tx: mpsc::Sender<AppEvent>,
+        scenario: Option<mpsc::UnboundedSender<RunCommand>>,
+        compose: PathBuf,
+    ) -> Executor {
+        Executor { client, runtime, tx, scenario, compose }
+    }
+
+    /// Starts the I/O of one request (must be called inside a tokio runtime); never blocks.
+    pub fn run(&self, r: ActionRequest) {
         let c = self.client.clone();
         let tx = self.tx.clone();
         let t = tx.clone();

@@ -33,8 +33,9 @@ pub enum StreamItem {
 }
 
 impl Client {
-    /// The live event stream from cursor `after` (exclusive; `None`: from the engine's current
-    /// position). Never ends by itself; drop it to stop. Must be called inside a tokio runtime.
+    /// The live event stream from cursor `after` (exclusive; `None`: from the first event the
+    /// engine recorded). Never ends by itself; drop it to stop. Must be called inside a tokio
+    /// runtime.
     pub fn subscribe(&self, after: Option<u64>) -> impl Stream<Item = StreamItem> + Send + Unpin + 'static {
         let (tx, rx) = mpsc::channel(256);
         tokio::spawn(run(self.clone(), after, tx));

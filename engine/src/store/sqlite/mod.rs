@@ -94,26 +94,6 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Checkpoints the WAL into the database file from its own connection, so the writer never
-/// pays for checkpoints inside a commit. Stops when `stop` is dropped or signalled.
-pub fn spawn_checkpointer(path: &Path, stop: std::sync::mpsc::Receiver<()>) -> Result<std::thread::JoinHandle<()>> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    std::thread::Builder::new()
-        .name("faultline-checkpoint".into())
-        .spawn(move || loop {
-            match stop.recv_timeout(std::time::Duration::from_millis(500)) {
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
-                    }
-                }
-                _ => return,
-            }
-        })
-        .map_err(|e| EngineError::Store(format!("cannot start the checkpoint thread: {e}")))
-}
-
 /// Opens (creating if needed) the database and brings its schema up to date.
 pub fn open_writer(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -125,9 +105,8 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
         EngineError::Store(format!("cannot open the database {}: {e}; check the --db path and its permissions", path.display()))
     })?;
     configure(&conn)?;
-    // Checkpoints run on their own thread (see `spawn_checkpointer`); the WAL file is
-    // truncated back to 64 MiB after each one.
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // The writer checkpoints every 1000 pages (SQLite's default), which keeps the WAL small
+    // under continuous writes; a checkpointer on another connection could not reset it.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     migrate(&mut conn)?;
     Ok(conn)
