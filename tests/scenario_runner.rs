@@ -6,10 +6,12 @@
 //! failure); elsewhere they are skipped with a notice. Both runtimes publish the same host
 //! ports, so the tests take turns through one lock.
 
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use faultline::runtime::local::LocalRuntime;
 use faultline::runtime::{compose, connect, images, PodRuntime, RuntimeChoice, RuntimeError};
 use faultline::scenario::report::Report;
@@ -93,17 +95,25 @@ async fn every_scenario_passes_on_docker() {
     images::ensure_images(&compose_file, false).await.expect("faultline images");
     let rt: Arc<dyn PodRuntime> = Arc::from(connected.runtime);
     rt.down(true).await.expect("a clean slate");
-    let started = std::time::Instant::now();
-    for round in 1..=repeat() {
-        for name in ["all-up", "bugged-pod", "fixed-pod", "pod-down", "engine-down"] {
-            let r = run(rt.clone(), name, false).await;
-            eprintln!("{name} (round {round}): passed in {:.1}s", r.duration_ms as f64 / 1000.0);
+    let runs = AssertUnwindSafe(async {
+        let started = std::time::Instant::now();
+        for round in 1..=repeat() {
+            for name in ["all-up", "bugged-pod", "fixed-pod", "pod-down", "engine-down"] {
+                let r = run(rt.clone(), name, false).await;
+                eprintln!("{name} (round {round}): passed in {:.1}s", r.duration_ms as f64 / 1000.0);
+            }
         }
-    }
-    eprintln!("five scenarios on Docker: {:.0}s", started.elapsed().as_secs_f64());
-    let engine = run(rt.clone(), "engine-down", true).await;
-    assert!(engine.timeline.iter().any(|t| t.text.contains("engine unreachable")), "the kill was seen on the stream");
+        eprintln!("five scenarios on Docker, {} round(s): {:.0}s", repeat(), started.elapsed().as_secs_f64());
+        let engine = run(rt.clone(), "engine-down", true).await;
+        assert!(engine.timeline.iter().any(|t| t.text.contains("engine unreachable")), "the kill was seen on the stream");
+    })
+    .catch_unwind()
+    .await;
+    // Down whatever happened: the local test after this one needs the host ports.
     rt.down(true).await.expect("down");
+    if let Err(panic) = runs {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,11 +123,18 @@ async fn scenarios_pass_on_local_processes() {
     let topology = compose::load(&compose_file).expect("compose");
     let data = tempfile::tempdir().expect("tempdir");
     let rt: Arc<dyn PodRuntime> = Arc::new(LocalRuntime::new(topology, images::workspace_dir(&compose_file), data.path().to_path_buf()));
-    // Presenter-driven: the manual steps wait for our Advance.
-    let fixed = run(rt.clone(), "fixed-pod", true).await;
-    assert!(fixed.counts.retries_seen >= 6, "{:?}", fixed.counts);
-    assert!(fixed.expectations.iter().any(|e| e.measured.starts_with("recovered in")));
-    run(rt.clone(), "engine-down", false).await;
-    run(rt.clone(), "pod-down", false).await;
+    let runs = AssertUnwindSafe(async {
+        // Presenter-driven: the manual steps wait for our Advance.
+        let fixed = run(rt.clone(), "fixed-pod", true).await;
+        assert!(fixed.counts.retries_seen >= 6, "{:?}", fixed.counts);
+        assert!(fixed.expectations.iter().any(|e| e.measured.starts_with("recovered in")));
+        run(rt.clone(), "engine-down", false).await;
+        run(rt.clone(), "pod-down", false).await;
+    })
+    .catch_unwind()
+    .await;
     rt.down(true).await.expect("down");
+    if let Err(panic) = runs {
+        std::panic::resume_unwind(panic);
+    }
 }

@@ -50,6 +50,12 @@ impl Engine {
         let conn: Connection = sqlite::open_writer(path)?;
         let reader = Reader::new(path);
         let last = reader.with(read::last_cursor)?;
+        let (running, timers) = reader.with(read::recovery_counts)?;
+        if running > 0 || timers > 0 {
+            // Nothing to rebuild in memory: the timer service reads the timer rows, and task rows
+            // (including those of tasks whose worker died) come back through their timeouts.
+            tracing::info!(running, timers, last_cursor = last, "recovered from the store");
+        }
         let notifier = Arc::new(Notifier::new(last));
         let (writer, handle) = writer::spawn(conn, clock.clone(), notifier.clone());
         let engine = Engine {

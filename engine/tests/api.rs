@@ -63,6 +63,9 @@ async fn thin_path_history_and_stream() {
     assert_eq!(resumed.iter().map(|e| e.cursor).collect::<Vec<_>>(), cursors[5..8].to_vec());
     let by_header = c.stream(None, Some(cursors[6]), 2, Duration::from_secs(5)).await;
     assert_eq!(by_header[0].cursor, cursors[7]);
+    // An EventSource reconnect keeps its first URL and adds Last-Event-ID: the later one wins.
+    let reconnect = c.stream(Some(0), Some(cursors[6]), 1, Duration::from_secs(5)).await;
+    assert_eq!(reconnect[0].cursor, cursors[7]);
     // Duplicate completion: stale.
     let (s, v) = c.complete_activity(&a.task_token, json!(1)).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::CONFLICT, Some("stale_task_token")));

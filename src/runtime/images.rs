@@ -147,11 +147,13 @@ pub fn locate_binaries(
     let exe = std::env::current_exe()
         .map_err(|e| RuntimeError::Other(format!("cannot find the faultline executable: {e}")))?;
     let dir = exe.parent().unwrap_or(Path::new("."));
+    // Test executables live in `<profile>/deps/`, the binaries one level up.
+    let dirs = [dir.to_path_buf(), dir.parent().unwrap_or(dir).to_path_buf()];
     names
         .iter()
         .map(|n| {
-            let p = dir.join(n);
-            if p.is_file() {
+            let found = dirs.iter().map(|d| d.join(n)).find(|p| p.is_file());
+            if let Some(p) = found {
                 Ok((n.clone(), p))
             } else {
                 Err(RuntimeError::Other(format!(

@@ -10,6 +10,8 @@
 //! - `docker`: the Docker runtime; every bollard call goes through one actor task.
 //! - `local`: the local-process runtime (SIGKILL, SIGSTOP/SIGCONT, restart with another build).
 //! - `images`: builds the static binaries and the `FROM scratch` images.
+//! - `hub`: the status/log fan-out both runtimes publish to.
+//! - `connect`: picks the runtime (`auto` falls back from Docker to local with a notice).
 
 pub mod compose;
 pub mod docker;

@@ -10,7 +10,7 @@ use super::model::{fmt_duration, Check, Expectation};
 use super::report::ExpectationResult;
 use super::tracker::Tracker;
 
-/// A pod came back (healthy again after a start, restart, unpause, reconnect or deploy).
+/// A pod came back: a start, restart, unpause, reconnect or deploy of it returned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comeback {
     pub pod: String,

@@ -237,8 +237,8 @@ pub enum Check {
     NoDuplicateEffects,
     RetriesAtLeast(u64),
     TimersFiredAtLeast(u64),
-    /// From the moment `pod` came back (its last start, restart, unpause, reconnect or deploy)
-    /// until every order open then has closed.
+    /// From the moment `pod` came back (its last start, restart, unpause, reconnect or deploy
+    /// returned) until every order open then has closed.
     RecoveryAtMost { pod: String, max: Duration },
 }
 

@@ -12,6 +12,11 @@
 //! Workflow code must be deterministic: it talks to the world only through its context
 //! (activities, timers, children, signals, `now`, `random`). On every workflow task the worker
 //! reruns it from the start against the run's history, so a worker can be killed at any time.
+//! Code that no longer matches a history fails the workflow task with a nondeterminism error
+//! naming the event and the command; the workflow itself keeps running until fixed code replays
+//! it. Races (`ctx.select2`, `futures::select_biased!`) are deterministic because resolutions
+//! are applied in the batches the history recorded. Activities and timers return handles that
+//! can be cancelled.
 //!
 //! A complete small workflow with an activity, a durable timer and a signal:
 //!

@@ -37,13 +37,23 @@ pub async fn stream(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let q = query(q)?;
-    let from_header = headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let after = match q.get("after").cloned().or(from_header) {
-        Some(a) if !a.is_empty() => a.trim().parse::<u64>().map_err(|_| {
+    // A browser's EventSource reconnects to the same URL (with its original `?after=`) and
+    // adds `Last-Event-ID`; the later of the two is where the client really is.
+    let parse = |a: &str| {
+        a.trim().parse::<u64>().map_err(|_| {
             ApiError::bad_request(format!("cursor {a:?} is not a number; pass the id of the last event you received"))
-        })?,
-        _ => 0,
+        })
     };
+    let mut after = 0;
+    if let Some(a) = q.get("after").filter(|a| !a.is_empty()) {
+        after = parse(a)?;
+    }
+    if let Some(h) = headers.get("last-event-id") {
+        let h = h.to_str().map_err(|_| ApiError::bad_request("Last-Event-ID is not text"))?;
+        if !h.is_empty() {
+            after = after.max(parse(h)?);
+        }
+    }
     let state = Cursor {
         commits: engine.notifier().cursor(),
         shutdown: engine.shutdown_signal(),

@@ -384,6 +384,12 @@ async fn watch_events(docker: Docker, tx: mpsc::WeakSender<Request>, pending: Ar
 fn docker_err(what: &str, subject: &str, e: bollard::errors::Error) -> RuntimeError {
     use bollard::errors::Error as E;
     match e {
+        // 409: the container is in the wrong state for the action (pause a stopped pod...).
+        E::DockerResponseServerError { status_code: 409, message } => RuntimeError::InvalidAction {
+            pod: subject.to_string(),
+            action: what.to_string(),
+            reason: message,
+        },
         E::DockerResponseServerError { status_code, message } => {
             RuntimeError::Other(format!("docker refused {what} `{subject}` ({status_code}): {message}"))
         }

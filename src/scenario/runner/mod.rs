@@ -20,7 +20,7 @@
 mod finish;
 mod steps;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -145,8 +145,6 @@ pub(crate) struct Run {
     started: Vec<String>,
     failed_starts: Vec<(String, String)>,
     comebacks: Vec<Comeback>,
-    /// Pods brought back by an action whose health we still wait to see.
-    pending_comeback: HashSet<String>,
     advance: bool,
     last_step_done: Option<Instant>,
     last_counts: Counts,
@@ -188,7 +186,6 @@ impl Run {
             started: Vec::new(),
             failed_starts: Vec::new(),
             comebacks: Vec::new(),
-            pending_comeback: HashSet::new(),
             advance: false,
             last_step_done: None,
             last_counts: Counts::default(),
@@ -384,7 +381,6 @@ impl Run {
             Got::Cmd(None) => self.cmds_closed = true,
             Got::Tick => {}
         }
-        self.check_comebacks();
         self.publish_counts();
         Ok(())
     }
@@ -410,21 +406,16 @@ impl Run {
         }
     }
 
-    /// Records a comeback once a pod brought back by an action is healthy again.
-    fn check_comebacks(&mut self) {
-        let back: Vec<String> = self.pending_comeback.iter().filter(|p| self.pod_healthy(p)).cloned().collect();
-        for pod in back {
-            self.pending_comeback.remove(&pod);
-            let open: Vec<String> = self
-                .started
-                .iter()
-                .filter(|id| self.tracker.order(id).is_some_and(|o| o.closed_ms.is_none()))
-                .cloned()
-                .collect();
-            let at_ms = self.now_ms();
-            self.note(format!("pod {pod} is healthy again ({} orders open)", open.len()));
-            self.comebacks.push(Comeback { pod, at_ms, open });
-        }
+    /// Records that `pod` is back (its start/restart/unpause/reconnect/deploy returned): the
+    /// moment recovery is measured from, and the orders open then. The moment is the action's
+    /// end rather than the first healthy health check, which Docker reports only at its next
+    /// interval, often after the orders have already moved on.
+    pub(crate) fn record_comeback(&mut self, pod: &str) {
+        let open: Vec<String> =
+            self.started.iter().filter(|id| self.tracker.order(id).is_some_and(|o| o.closed_ms.is_none())).cloned().collect();
+        let at_ms = self.now_ms();
+        self.note(format!("pod {pod} is back ({} orders open)", open.len()));
+        self.comebacks.push(Comeback { pod: pod.to_string(), at_ms, open });
     }
 
     /// Emits the counts when the ones on screen changed, and new notable events.

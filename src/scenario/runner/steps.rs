@@ -141,7 +141,7 @@ impl Run {
                     return Err(Abort(format!("{} failed: {e}", action.describe())));
                 }
                 if is_comeback(pa) {
-                    self.pending_comeback.insert(pod.clone());
+                    self.record_comeback(pod);
                 }
                 self.action_done(step, text, true, Some(format!("took {}", fmt_duration(started.elapsed()))));
                 self.refresh_pods().await?;

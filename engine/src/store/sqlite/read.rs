@@ -149,3 +149,10 @@ pub fn schedule(c: &Connection, id: &str) -> Result<Option<ScheduleInfo>> {
 pub fn next_timer_at(c: &Connection) -> Result<Option<EpochMillis>> {
     Ok(c.query_row("SELECT MIN(fire_at_ms) FROM timers", [], |r| r.get(0))?)
 }
+
+/// Running runs and armed timers, logged at startup.
+pub fn recovery_counts(c: &Connection) -> Result<(i64, i64)> {
+    let running: i64 = c.query_row("SELECT COUNT(*) FROM runs WHERE status = 'running'", [], |r| r.get(0))?;
+    let timers: i64 = c.query_row("SELECT COUNT(*) FROM timers", [], |r| r.get(0))?;
+    Ok((running, timers))
+}
