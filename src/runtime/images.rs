@@ -379,7 +379,8 @@ async fn build_one(
         }
         if let Some(s) = info.stream {
             let s = s.trim();
-            if !s.is_empty() {
+            // Only the steps: the daemon's "---> id" and cleanup chatter says nothing here.
+            if s.starts_with("Step ") {
                 progress(&format!("  {s}"));
             }
         }

@@ -268,6 +268,8 @@ pub struct Expectation {
 }
 
 /// `1.5s`, `250ms`, `2m`: short and exact enough for screens and reports.
+// `is_multiple_of` is newer than the workspace's rust-version (1.85).
+#[allow(clippy::manual_is_multiple_of)]
 pub fn fmt_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms == 0 {

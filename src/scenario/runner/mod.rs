@@ -356,6 +356,8 @@ impl Run {
                 None => std::future::pending().await,
             }
         };
+        // Lives for one select; boxing the big variant would only add an allocation per event.
+        #[allow(clippy::large_enum_variant)]
         enum Got {
             Engine(Option<StreamItem>),
             Pod(Option<PodStatus>),
