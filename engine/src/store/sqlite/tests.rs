@@ -1,12 +1,13 @@
-//! Store tests on a real SQLite file: atomic commits, visibility only after commit, savepoint
-//! isolation inside a group commit, migrations, and reopening.
+//! Store tests on a real SQLite file: atomic commits, visibility only after commit, isolation of
+//! a failing request inside a group commit (savepoints, and the savepoint-free fast path with
+//! its re-run), migrations, and reopening.
 
 use faultline_proto::{IdConflictPolicy, StartWorkflowRequest, WorkflowOptions};
 use rusqlite::Connection;
 use serde_json::json;
 
 use super::tx::SqliteTx;
-use super::writer::run_one;
+use super::writer::{run_batch, run_one};
 use super::*;
 use crate::processor::{Notes, Processor, Request, Response};
 use crate::state::TaskKind;
@@ -115,4 +116,41 @@ fn a_newer_schema_is_refused() {
         Err(e) => e.to_string(),
     };
     assert!(err.contains("newer than this engine"), "{err}");
+}
+
+#[test]
+fn the_fast_path_keeps_rejections_that_wrote_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = open_writer(&dir.path().join("s.db")).unwrap();
+    let bad = Request::ToWorkflow { workflow_id: "a".into(), input: crate::state::Input::RetryNow { seq: 7 } };
+    let work = vec![(start_req("a"), 1), (start_req("a"), 2), (bad, 3), (start_req("b"), 4)];
+    let (results, notes) = run_batch(&w, &work, false).unwrap().expect("no request wrote and then failed");
+    let ok: Vec<bool> = results.iter().map(|r| r.is_ok()).collect();
+    assert_eq!(ok, [true, false, false, true]);
+    w.execute_batch("COMMIT").unwrap();
+    assert_eq!((count(&w, "runs"), count(&w, "events")), (2, 4));
+    assert_eq!(notes.queues.get(&(TaskKind::Workflow, "q".to_string())), Some(&2));
+}
+
+#[test]
+fn a_request_failing_after_writes_makes_the_batch_rerun_with_savepoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = open_writer(&dir.path().join("s.db")).unwrap();
+    // The run row is written after the events: this start fails with its events already in.
+    w.execute_batch(
+        "CREATE TRIGGER boom BEFORE INSERT ON runs WHEN NEW.workflow_id = 'boom'
+         BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+    )
+    .unwrap();
+    let work = vec![(start_req("a"), 1), (start_req("boom"), 2), (start_req("b"), 3)];
+    assert!(run_batch(&w, &work, false).unwrap().is_none(), "the fast path must give up");
+    assert!(w.is_autocommit(), "and roll its transaction back");
+    assert_eq!(count(&w, "events"), 0);
+    let (results, notes) = run_batch(&w, &work, true).unwrap().expect("savepoints isolate the failure");
+    let ok: Vec<bool> = results.iter().map(|r| r.is_ok()).collect();
+    assert_eq!(ok, [true, false, true]);
+    w.execute_batch("COMMIT").unwrap();
+    // Nothing of the failed start survives, the others are complete.
+    assert_eq!((count(&w, "runs"), count(&w, "events"), count(&w, "workflow_ids")), (2, 4, 2));
+    assert_eq!(notes.queues.get(&(TaskKind::Workflow, "q".to_string())), Some(&2));
 }

@@ -108,7 +108,7 @@ type Done = (Vec<Result<Response>>, Notes);
 /// the transaction as if it never ran, which `total_changes` proves (an aborted statement is
 /// undone by SQLite's statement journal and not counted). With savepoints every request gets
 /// its own result.
-fn run_batch(conn: &Connection, work: &[(Request, i64)], savepoints: bool) -> Result<Option<Done>> {
+pub(crate) fn run_batch(conn: &Connection, work: &[(Request, i64)], savepoints: bool) -> Result<Option<Done>> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let mut notes = Notes::default();
     let mut results = Vec::with_capacity(work.len());
