@@ -17,7 +17,8 @@
 //! - [`clock`]: injected time ([`clock::ManualClock`] in tests).
 //! - [`state`]: pure transition logic, `apply(&RunState, Input, now) -> Transition`.
 //! - [`store`]: the narrow [`store::StoreTx`] interface and its SQLite implementation (WAL,
-//!   versioned migrations, one writer thread doing group commit with a savepoint per request).
+//!   versioned migrations, one writer thread doing group commit in which a failing request
+//!   rolls back alone).
 //! - [`processor`]: runs a request and the cascade of effects it causes on other runs inside
 //!   one transaction.
 //! - [`dispatch`]: long-poll task queues; [`timers`]: the timer service; [`schedule`]: cron and

@@ -4,7 +4,8 @@
 //! runs (start a child, notify a parent, signal, cancel or terminate), which are applied here,
 //! in the same transaction, as further transitions. So a parent's completion and its child's
 //! termination, or a child's close and its parent's `child_workflow_completed`, commit together
-//! or not at all. The caller (the writer) wraps each request in a savepoint.
+//! or not at all. The caller (the writer) isolates a failing request: it rolls
+//! back the batch and re-runs it with a savepoint per request.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 

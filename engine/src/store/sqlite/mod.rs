@@ -91,8 +91,8 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    // Savepoint sub-journals and sorts in memory: each request is a savepoint, so a temp file
-    // per request would cost a write syscall per page.
+    // Statement and savepoint sub-journals and sorts in memory: a temp file would cost a write
+    // syscall per page (savepoints are used when a batch is re-run after a failing request).
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB page cache
     conn.set_prepared_statement_cache_capacity(64);
