@@ -117,12 +117,18 @@ pub struct ScenarioView {
     pub note: Option<String>,
 }
 
+/// Scenario files wrap long text over several lines; on screen it reflows to the panel's width,
+/// so line breaks become plain spaces (joining them bare would glue words together).
+fn one_paragraph(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 impl ScenarioView {
     pub fn apply(&mut self, e: ScenarioEvent) {
         match e {
             ScenarioEvent::Loaded { title, description, steps } => {
                 self.title = title;
-                self.narration = description.clone();
+                self.narration = one_paragraph(&description);
                 self.description = description;
                 self.steps = steps.into_iter().map(|s| (s, StepStatus::Pending)).collect();
                 self.current = None;
@@ -148,7 +154,7 @@ impl ScenarioView {
                 }
                 self.current = Some(index);
                 if !narration.is_empty() {
-                    self.narration = narration;
+                    self.narration = one_paragraph(&narration);
                 }
             }
             ScenarioEvent::StepFinished { index, ok, message } => {
