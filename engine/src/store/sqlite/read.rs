@@ -24,10 +24,7 @@ pub fn run_state(c: &Connection, run_id: &str) -> Result<Option<RunState>> {
         .prepare_cached("SELECT state FROM runs WHERE run_id = ?1")?
         .query_row([run_id], |r| r.get(0))
         .optional()?;
-    Ok(match body {
-        Some(b) => Some(serde_json::from_str(&b)?),
-        None => None,
-    })
+    Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
 }
 
 /// The history of a run, optionally only up to (and including) `upto`.
@@ -139,10 +136,7 @@ pub fn schedule(c: &Connection, id: &str) -> Result<Option<ScheduleInfo>> {
         .prepare_cached("SELECT body FROM schedules WHERE schedule_id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?;
-    Ok(match body {
-        Some(b) => Some(serde_json::from_str(&b)?),
-        None => None,
-    })
+    Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
 }
 
 /// Earliest due timer (the timer service sleeps until then).

@@ -15,10 +15,7 @@ impl StoreTx for SqliteTx<'_> {
     fn load_run(&mut self, run_id: &str) -> Result<Option<RunState>> {
         let mut st = self.conn.prepare_cached("SELECT state FROM runs WHERE run_id = ?1")?;
         let body: Option<String> = st.query_row([run_id], |r| r.get(0)).optional()?;
-        Ok(match body {
-            Some(b) => Some(serde_json::from_str(&b)?),
-            None => None,
-        })
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
     }
 
     fn current_run_id(&mut self, workflow_id: &str) -> Result<Option<String>> {
@@ -158,10 +155,7 @@ impl StoreTx for SqliteTx<'_> {
             .prepare_cached("SELECT body FROM schedules WHERE schedule_id = ?1")?
             .query_row([id], |r| r.get(0))
             .optional()?;
-        Ok(match body {
-            Some(b) => Some(serde_json::from_str(&b)?),
-            None => None,
-        })
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
     }
 
     fn put_schedule(&mut self, info: &ScheduleInfo) -> Result<()> {
