@@ -274,7 +274,7 @@ impl Tracker {
                 self.failing.retain(|(w, _)| w != wf);
                 self.timers.retain(|(w, _)| w != wf);
                 if is_root {
-                    let status = terminal_status(kind);
+                    let status = kind.closing_status().unwrap_or(WorkflowStatus::ContinuedAsNew);
                     let o = self.order_mut(&order_id);
                     o.status = Some(status);
                     if status != WorkflowStatus::ContinuedAsNew {
@@ -296,16 +296,5 @@ impl Tracker {
         if let Some(o) = self.orders.get_mut(order) {
             o.status = Some(status);
         }
-    }
-}
-
-fn terminal_status(kind: &EventKind) -> WorkflowStatus {
-    match kind {
-        EventKind::WorkflowCompleted { .. } => WorkflowStatus::Completed,
-        EventKind::WorkflowFailed { .. } => WorkflowStatus::Failed,
-        EventKind::WorkflowCanceled { .. } => WorkflowStatus::Canceled,
-        EventKind::WorkflowTerminated { .. } => WorkflowStatus::Terminated,
-        EventKind::WorkflowTimedOut => WorkflowStatus::TimedOut,
-        _ => WorkflowStatus::ContinuedAsNew,
     }
 }

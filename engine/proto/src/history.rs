@@ -205,6 +205,21 @@ impl EventKind {
         }
     }
 
+    /// The status a run ends in when this event closes it; `None` for events that do not.
+    pub fn closing_status(&self) -> Option<crate::WorkflowStatus> {
+        use crate::WorkflowStatus as S;
+        use EventKind::*;
+        Some(match self {
+            WorkflowCompleted { .. } => S::Completed,
+            WorkflowFailed { .. } => S::Failed,
+            WorkflowCanceled { .. } => S::Canceled,
+            WorkflowTerminated { .. } => S::Terminated,
+            WorkflowTimedOut => S::TimedOut,
+            WorkflowContinuedAsNew { .. } => S::ContinuedAsNew,
+            _ => return None,
+        })
+    }
+
     /// True for the events that close a run.
     pub fn is_terminal(&self) -> bool {
         use EventKind::*;

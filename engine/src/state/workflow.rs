@@ -94,21 +94,11 @@ pub fn cancel_request(b: &mut Builder, reason: String) -> Result<()> {
     Ok(())
 }
 
-fn status_of(kind: &EventKind) -> WorkflowStatus {
-    match kind {
-        EventKind::WorkflowCompleted { .. } => WorkflowStatus::Completed,
-        EventKind::WorkflowFailed { .. } => WorkflowStatus::Failed,
-        EventKind::WorkflowCanceled { .. } => WorkflowStatus::Canceled,
-        EventKind::WorkflowTerminated { .. } => WorkflowStatus::Terminated,
-        EventKind::WorkflowTimedOut => WorkflowStatus::TimedOut,
-        _ => WorkflowStatus::ContinuedAsNew,
-    }
-}
-
 /// Closes the run with a terminal event. The store drops its remaining tasks and timers; the
 /// parent is told and children follow their parent-close policy, all in this transaction.
 pub fn close(b: &mut Builder, terminal: EventKind) {
-    let status = status_of(&terminal);
+    // Callers pass closing events only; the fallback keeps a stray event from panicking.
+    let status = terminal.closing_status().unwrap_or(WorkflowStatus::ContinuedAsNew);
     let outcome = match &terminal {
         EventKind::WorkflowCompleted { result } => Some(ChildOutcome::Completed(result.clone())),
         EventKind::WorkflowFailed { failure } => Some(ChildOutcome::Failed(failure.clone())),
