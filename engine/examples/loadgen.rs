@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
                 } else {
                     vec![Command::ScheduleActivity { seq: 1, activity_type: "a".into(), input: json!(null), options: Default::default() }]
                 };
-                let body = CompleteWorkflowTaskRequest { task_token: t.task_token, commands };
+                let body = CompleteWorkflowTaskRequest { task_token: t.task_token, commands, eager: None };
                 http.post(format!("{base}{}", paths::WORKFLOW_TASK_COMPLETE)).json(&body).send().await?;
                 if finished {
                     done.fetch_add(1, Ordering::Relaxed);
@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
                     continue;
                 }
                 let t: ActivityTask = r.json().await?;
-                let body = CompleteActivityTaskRequest { task_token: t.task_token, result: json!(1) };
+                let body = CompleteActivityTaskRequest { task_token: t.task_token, result: json!(1), eager: None };
                 http.post(format!("{base}{}", paths::ACTIVITY_TASK_COMPLETE)).json(&body).send().await?;
             }
             anyhow::Ok(())

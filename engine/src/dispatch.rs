@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
-use faultline_proto::{ActivityTask, PollRequest, WorkflowTask};
+use faultline_proto::{ActivityTask, PollRequest};
+use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::processor::{Polled, Request, Response};
 use crate::state::{Output, TaskKind};
-use crate::store::sqlite::read;
 
 /// Longest a poll is held open, whatever the client asks.
 pub const MAX_POLL_MS: u64 = 60_000;
@@ -39,27 +40,47 @@ async fn poll(engine: &Engine, kind: TaskKind, req: PollRequest) -> Result<Optio
     }
 }
 
-pub async fn poll_workflow(engine: &Engine, req: PollRequest) -> Result<Option<WorkflowTask>> {
-    let Some(p) = poll(engine, TaskKind::Workflow, req).await? else { return Ok(None) };
-    let Output::WorkflowTask { token, attempt, started_event_id } = p.output else {
-        return Err(EngineError::Store("claimed a workflow task without its token".into()));
+pub async fn poll_workflow(engine: &Engine, req: PollRequest) -> Result<Option<WireWorkflowTask>> {
+    poll(engine, TaskKind::Workflow, req).await?.map(workflow_task).transpose()
+}
+
+/// [`faultline_proto::WorkflowTask`] as sent: the history is the stored event bodies, passed
+/// through without parsing them and printing them again.
+#[derive(Debug, Serialize)]
+pub struct WireWorkflowTask {
+    pub task_token: String,
+    pub workflow_id: String,
+    pub run_id: String,
+    pub workflow_type: String,
+    pub history: Box<RawValue>,
+    pub attempt: u32,
+}
+
+/// The wire task of a claimed (committed) workflow task.
+pub fn workflow_task(p: Polled) -> Result<WireWorkflowTask> {
+    let (Output::WorkflowTask { token, attempt, .. }, Some(history)) = (p.output, p.history_json) else {
+        return Err(EngineError::Store("claimed a workflow task without its token or history".into()));
     };
-    let run_id = p.run_id.clone();
-    let history = engine.read(move |c| read::history(c, &run_id, Some(started_event_id))).await?;
-    Ok(Some(WorkflowTask {
+    let history = RawValue::from_string(history)
+        .map_err(|e| EngineError::Store(format!("stored history of run {} is not JSON: {e}", p.run_id)))?;
+    Ok(WireWorkflowTask {
         task_token: token,
         workflow_id: p.workflow_id,
         run_id: p.run_id,
         workflow_type: p.workflow_type,
         history,
         attempt,
-    }))
+    })
 }
 
 pub async fn poll_activity(engine: &Engine, req: PollRequest) -> Result<Option<ActivityTask>> {
-    let Some(p) = poll(engine, TaskKind::Activity, req).await? else { return Ok(None) };
+    poll(engine, TaskKind::Activity, req).await?.map(activity_task).transpose()
+}
+
+/// The wire task of a claimed (committed) activity task.
+pub fn activity_task(p: Polled) -> Result<ActivityTask> {
     match p.output {
-        Output::ActivityTask(t) => Ok(Some(*t)),
+        Output::ActivityTask(t) => Ok(*t),
         _ => Err(EngineError::Store("claimed an activity task without its body".into())),
     }
 }

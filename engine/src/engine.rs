@@ -57,7 +57,7 @@ impl Engine {
             tracing::info!(running, timers, last_cursor = last, "recovered from the store");
         }
         let notifier = Arc::new(Notifier::new(last));
-        let (writer, handle) = writer::spawn(conn, clock.clone(), notifier.clone());
+        let (writer, handle) = writer::spawn(conn, path, clock.clone(), notifier.clone())?;
         let engine = Engine {
             inner: Arc::new(Inner {
                 writer,

@@ -10,13 +10,13 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use faultline_proto::{
-    EpochMillis, IdConflictPolicy, ParentRef, ScheduleInfo, ScheduleSpec, SignalWithStartRequest,
+    EagerRequest, EpochMillis, IdConflictPolicy, ParentRef, ScheduleInfo, ScheduleSpec, SignalWithStartRequest,
     StartWorkflowRequest, StartWorkflowResponse,
 };
 
 use crate::error::{EngineError, Result};
 use crate::schedule;
-use crate::state::{self, Effect, Input, Output, StartParams, TaskKind, TimerKind, Transition};
+use crate::state::{self, Effect, Input, NewTask, Output, StartParams, TaskKind, TimerKind, Transition};
 use crate::store::{StoreTx, SCHEDULE_OWNER};
 
 /// A write request, executed by the single writer.
@@ -26,8 +26,9 @@ pub enum Request {
     SignalWithStart(SignalWithStartRequest),
     /// An input for the latest run of a workflow id (signal, cancel, terminate, retry-now).
     ToWorkflow { workflow_id: String, input: Input },
-    /// A worker's report; the token names the run.
-    ToTaskRun { token: String, input: Input },
+    /// A worker's report; the token names the run. With `eager`, tasks the report creates on
+    /// the worker's queue are claimed for it in the same transaction.
+    ToTaskRun { token: String, input: Input, eager: Option<EagerRequest> },
     Poll { kind: TaskKind, queue: String, worker: String },
     FireTimers { limit: usize },
     PutSchedule(ScheduleSpec),
@@ -41,12 +42,18 @@ pub struct Polled {
     pub workflow_id: String,
     pub workflow_type: String,
     pub output: Output,
+    /// For a workflow task: its history up to the started event, as a JSON array of the stored
+    /// event bodies. Read in the claiming transaction, from the writer's warm page cache, and
+    /// passed through without parsing.
+    pub history_json: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub enum Response {
     Started(StartWorkflowResponse),
     Output(Output),
+    /// A report's output and the tasks claimed for the reporting worker (eager dispatch).
+    Reported { output: Output, eager: Vec<Polled> },
     Polled(Option<Polled>),
     Fired { fired: usize, next_at: Option<EpochMillis> },
     Schedule(ScheduleInfo),
@@ -115,14 +122,19 @@ impl<'a, S: StoreTx> Processor<'a, S> {
                 let run_id = self.store.current_run_id(&workflow_id)?.ok_or_else(|| not_found(&workflow_id))?;
                 Response::Output(self.apply_to(&run_id, input)?.output)
             }
-            Request::ToTaskRun { token, input } => {
+            Request::ToTaskRun { token, input, eager } => {
                 let run_id = state::token_run_id(&token)?.to_string();
                 if self.store.load_run(&run_id)?.is_none() {
                     return Err(EngineError::StaleToken(format!(
                         "task token names run {run_id}, which this engine does not know; drop the task"
                     )));
                 }
-                Response::Output(self.apply_to(&run_id, input)?.output)
+                let t = self.apply_to(&run_id, input)?;
+                let eager = match eager {
+                    Some(e) => self.claim_eager(&run_id, &t.new_tasks, &e)?,
+                    None => Vec::new(),
+                };
+                Response::Reported { output: t.output, eager }
             }
             Request::Poll { kind, queue, worker } => Response::Polled(self.poll(kind, &queue, worker)?),
             Request::FireTimers { limit } => self.fire_timers(limit)?,
@@ -232,20 +244,61 @@ impl<'a, S: StoreTx> Processor<'a, S> {
                 TaskKind::Activity => Input::ActivityStart { seq, worker: worker.clone() },
             };
             match self.apply_to(&run_id, input) {
-                Ok(t) if t.output != Output::None => {
-                    return Ok(Some(Polled {
-                        run_id,
-                        workflow_id: t.state.workflow_id.clone(),
-                        workflow_type: t.state.workflow_type.clone(),
-                        output: t.output,
-                    }))
-                }
+                Ok(t) if t.output != Output::None => return Ok(Some(self.claimed(&run_id, t)?)),
                 Ok(_) => {}
                 Err(EngineError::Store(e)) => return Err(EngineError::Store(e)),
                 Err(e) => tracing::debug!(%run_id, error = %e, "dropped a task row that is no longer valid"),
             }
         }
         Ok(None)
+    }
+
+    /// Claims, for the reporting worker, the tasks its report just created on its queue: each
+    /// is started here (its `*_started` event joins this transaction) instead of waking a
+    /// poller, which would cost a round trip and a commit more.
+    fn claim_eager(&mut self, run_id: &str, created: &[NewTask], eager: &EagerRequest) -> Result<Vec<Polled>> {
+        let mut activities = eager.activities;
+        let mut workflow_task = eager.workflow_task;
+        let mut claimed = Vec::new();
+        for task in created.iter().filter(|t| t.task_queue == eager.task_queue) {
+            let input = match task.kind {
+                TaskKind::Activity if activities > 0 => {
+                    activities -= 1;
+                    Input::ActivityStart { seq: task.seq, worker: eager.worker.clone() }
+                }
+                TaskKind::Workflow if workflow_task => {
+                    workflow_task = false;
+                    Input::WorkflowTaskStart { worker: eager.worker.clone() }
+                }
+                _ => continue,
+            };
+            if !self.store.take_task(task.kind, run_id, task.seq)? {
+                continue;
+            }
+            let t = self.apply_to(run_id, input)?;
+            if let Some(n) = self.notes.queues.get_mut(&(task.kind, task.task_queue.clone())) {
+                *n = n.saturating_sub(1); // no poller needs waking for it
+            }
+            if t.output != Output::None {
+                claimed.push(self.claimed(run_id, t)?);
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// What the API needs to hand out a task this transaction started.
+    fn claimed(&mut self, run_id: &str, t: Transition) -> Result<Polled> {
+        let history_json = match &t.output {
+            Output::WorkflowTask { started_event_id, .. } => Some(self.store.history_json(run_id, *started_event_id)?),
+            _ => None,
+        };
+        Ok(Polled {
+            run_id: run_id.to_string(),
+            workflow_id: t.state.workflow_id,
+            workflow_type: t.state.workflow_type,
+            output: t.output,
+            history_json,
+        })
     }
 
     fn fire_timers(&mut self, limit: usize) -> Result<Response> {

@@ -71,8 +71,11 @@ pub async fn run(cfg: &BenchConfig, bar: &ProgressBar) -> Result<Report, BenchEr
 
     let ledger = Arc::new(Ledger::default());
     let mut options = WorkerOptions::new(workload::TASK_QUEUE);
-    options.max_concurrent_workflow_tasks = cfg.workflow_pollers;
-    options.max_concurrent_activities = cfg.activity_pollers;
+    // Each workflow in flight needs at most one slot of each kind at a time in these workloads.
+    options.max_concurrent_workflow_tasks = cfg.concurrency.max(cfg.workflow_pollers as u64) as usize;
+    options.max_concurrent_activities = cfg.concurrency.max(cfg.activity_pollers as u64) as usize;
+    options.workflow_pollers = cfg.workflow_pollers;
+    options.activity_pollers = cfg.activity_pollers;
     options.graceful_shutdown_timeout = Duration::from_secs(2);
     let mut worker = Worker::new(client.clone(), options);
     workload::register(&mut worker, cfg.workload, ledger.clone());

@@ -77,11 +77,11 @@ pub struct BenchArgs {
     /// How long a workflow may take before it counts as lost.
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     pub deadline: Duration,
-    /// Worker's concurrent workflow-task pollers.
-    #[arg(long, default_value_t = 16)]
+    /// Worker's open long polls for workflow tasks (its slots follow --concurrency).
+    #[arg(long, default_value_t = 8)]
     pub workflow_pollers: usize,
-    /// Worker's concurrent activity pollers.
-    #[arg(long, default_value_t = 32)]
+    /// Worker's open long polls for activity tasks (its slots follow --concurrency).
+    #[arg(long, default_value_t = 8)]
     pub activity_pollers: usize,
 }
 
@@ -119,8 +119,8 @@ impl BenchConfig {
             port: None,
             seed: None,
             deadline: Duration::from_secs(120),
-            workflow_pollers: 16,
-            activity_pollers: 32,
+            workflow_pollers: 8,
+            activity_pollers: 8,
         }
     }
 

@@ -58,6 +58,39 @@ pub struct ActivityTask {
 pub struct CompleteWorkflowTaskRequest {
     pub task_token: String,
     pub commands: Vec<Command>,
+    /// Activity tasks the worker can run at once: the engine may hand it, in the answer, the
+    /// activities these commands schedule (up to `eager.activities` of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eager: Option<EagerRequest>,
+}
+
+/// What a reporting worker can take at once, instead of polling for it (eager dispatch).
+///
+/// A task the report's own transition creates on `task_queue` is then claimed in the same
+/// transaction (its `*_started` event is committed with the report) and returned in the
+/// answer. That saves a poll round trip and a commit per task. A task handed out this way and
+/// lost with the answer comes back through its timeout, exactly like a polled one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EagerRequest {
+    /// The queue the worker serves; only tasks on this queue are handed out eagerly.
+    pub task_queue: String,
+    /// Recorded in the started events, like a poll's `worker`.
+    pub worker: String,
+    /// Free activity slots (a workflow task completion may return this many activity tasks).
+    #[serde(default)]
+    pub activities: u32,
+    /// A free workflow task slot (an activity completion may return the run's next workflow task).
+    #[serde(default)]
+    pub workflow_task: bool,
+}
+
+/// Answer to `POST /api/v1/tasks/workflow/complete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompleteWorkflowTaskResponse {
+    pub ok: bool,
+    /// Activity tasks claimed for this worker in the completion's transaction; run them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub activity_tasks: Vec<ActivityTask>,
 }
 
 /// `POST /api/v1/tasks/workflow/fail`
@@ -74,6 +107,18 @@ pub struct FailWorkflowTaskRequest {
 pub struct CompleteActivityTaskRequest {
     pub task_token: String,
     pub result: Payload,
+    /// With `eager.workflow_task`, the engine may answer with the run's next workflow task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eager: Option<EagerRequest>,
+}
+
+/// Answer to `POST /api/v1/tasks/activity/complete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompleteActivityTaskResponse {
+    pub ok: bool,
+    /// The workflow task this completion scheduled, claimed for this worker; process it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_task: Option<WorkflowTask>,
 }
 
 /// `POST /api/v1/tasks/activity/fail`

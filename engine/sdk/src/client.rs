@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use faultline_proto::{
-    paths, ActivityAttempt, ActivityTask, CompleteActivityTaskRequest, CompleteWorkflowTaskRequest,
+    paths, ActivityAttempt, ActivityTask, CompleteActivityTaskRequest, CompleteActivityTaskResponse,
+    CompleteWorkflowTaskRequest, CompleteWorkflowTaskResponse,
     DescribeWorkflowResponse, ErrorBody, FailActivityTaskRequest, FailWorkflowTaskRequest, HeartbeatRequest,
     HeartbeatResponse, HistoryResponse, IdConflictPolicy, ListWorkflowsResponse, PollRequest, ReasonRequest,
     SignalRequest, SignalWithStartRequest, StartWorkflowRequest, StartWorkflowResponse, TaskQueueResponse,
@@ -204,16 +205,22 @@ impl Client {
         self.poll(paths::ACTIVITY_TASK_POLL, req).await
     }
 
-    pub(crate) async fn complete_workflow_task(&self, req: &CompleteWorkflowTaskRequest) -> Result<(), ClientError> {
-        self.call_ack(Method::POST, paths::WORKFLOW_TASK_COMPLETE, Some(req)).await
+    pub(crate) async fn complete_workflow_task(
+        &self,
+        req: &CompleteWorkflowTaskRequest,
+    ) -> Result<CompleteWorkflowTaskResponse, ClientError> {
+        self.call(Method::POST, paths::WORKFLOW_TASK_COMPLETE, Some(req)).await
     }
 
     pub(crate) async fn fail_workflow_task(&self, req: &FailWorkflowTaskRequest) -> Result<(), ClientError> {
         self.call_ack(Method::POST, paths::WORKFLOW_TASK_FAIL, Some(req)).await
     }
 
-    pub(crate) async fn complete_activity_task(&self, req: &CompleteActivityTaskRequest) -> Result<(), ClientError> {
-        self.call_ack(Method::POST, paths::ACTIVITY_TASK_COMPLETE, Some(req)).await
+    pub(crate) async fn complete_activity_task(
+        &self,
+        req: &CompleteActivityTaskRequest,
+    ) -> Result<CompleteActivityTaskResponse, ClientError> {
+        self.call(Method::POST, paths::ACTIVITY_TASK_COMPLETE, Some(req)).await
     }
 
     pub(crate) async fn fail_activity_task(&self, req: &FailActivityTaskRequest) -> Result<(), ClientError> {

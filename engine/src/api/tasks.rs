@@ -8,14 +8,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::Json;
 use faultline_proto::{
-    Ack, CompleteActivityTaskRequest, CompleteWorkflowTaskRequest, FailActivityTaskRequest,
-    FailWorkflowTaskRequest, HeartbeatRequest, HeartbeatResponse, PollRequest,
+    Ack, CompleteActivityTaskRequest, CompleteWorkflowTaskRequest,
+    CompleteWorkflowTaskResponse, EagerRequest, FailActivityTaskRequest, FailWorkflowTaskRequest,
+    HeartbeatRequest, HeartbeatResponse, PollRequest,
 };
 
 use super::{parse_body, ApiResult};
-use crate::dispatch;
+use crate::dispatch::{self, WireWorkflowTask};
 use crate::engine::Engine;
-use crate::processor::{Request, Response};
+use crate::processor::{Polled, Request, Response};
 use crate::state::{Input, Output};
 
 fn task_or_no_content<T: serde::Serialize>(task: Option<T>) -> HttpResponse {
@@ -36,19 +37,42 @@ pub async fn poll_activity(State(engine): State<Engine>, body: Result<Bytes, Byt
 }
 
 async fn report(engine: &Engine, token: String, input: Input) -> ApiResult<Output> {
-    match engine.exec(Request::ToTaskRun { token, input }).await? {
-        Response::Output(o) => Ok(o),
-        _ => Ok(Output::None),
+    Ok(report_eager(engine, token, input, None).await?.0)
+}
+
+/// Executes a report; returns its output and the tasks claimed for the reporter.
+async fn report_eager(
+    engine: &Engine,
+    token: String,
+    input: Input,
+    eager: Option<EagerRequest>,
+) -> ApiResult<(Output, Vec<Polled>)> {
+    match engine.exec(Request::ToTaskRun { token, input, eager }).await? {
+        Response::Reported { output, eager } => Ok((output, eager)),
+        _ => Ok((Output::None, Vec::new())),
     }
 }
 
 const ACK: Ack = Ack { ok: true };
 
-pub async fn complete_workflow(State(engine): State<Engine>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Ack>> {
+/// [`faultline_proto::CompleteActivityTaskResponse`] as sent.
+#[derive(Debug, serde::Serialize)]
+pub struct WireCompleteActivityTaskResponse {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_task: Option<WireWorkflowTask>,
+}
+
+pub async fn complete_workflow(
+    State(engine): State<Engine>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<CompleteWorkflowTaskResponse>> {
     let req: CompleteWorkflowTaskRequest = parse_body(body)?;
     let token = req.task_token.clone();
-    report(&engine, req.task_token, Input::WorkflowTaskComplete { token, commands: req.commands }).await?;
-    Ok(Json(ACK))
+    let input = Input::WorkflowTaskComplete { token, commands: req.commands };
+    let (_, claimed) = report_eager(&engine, req.task_token, input, req.eager).await?;
+    let activity_tasks = claimed.into_iter().map(dispatch::activity_task).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(CompleteWorkflowTaskResponse { ok: true, activity_tasks }))
 }
 
 pub async fn fail_workflow(State(engine): State<Engine>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Ack>> {
@@ -62,11 +86,15 @@ pub async fn fail_workflow(State(engine): State<Engine>, body: Result<Bytes, Byt
     Ok(Json(ACK))
 }
 
-pub async fn complete_activity(State(engine): State<Engine>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Ack>> {
+pub async fn complete_activity(
+    State(engine): State<Engine>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<WireCompleteActivityTaskResponse>> {
     let req: CompleteActivityTaskRequest = parse_body(body)?;
     let input = Input::ActivityComplete { token: req.task_token.clone(), result: req.result };
-    report(&engine, req.task_token, input).await?;
-    Ok(Json(ACK))
+    let (_, claimed) = report_eager(&engine, req.task_token, input, req.eager).await?;
+    let workflow_task = claimed.into_iter().next().map(dispatch::workflow_task).transpose()?;
+    Ok(Json(WireCompleteActivityTaskResponse { ok: true, workflow_task }))
 }
 
 pub async fn fail_activity(State(engine): State<Engine>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Ack>> {

@@ -38,6 +38,10 @@ pub trait StoreTx {
     fn write(&mut self, t: &Transition) -> Result<Option<u64>>;
     /// Takes the oldest task of a queue (deleting its row), returning its run and seq.
     fn claim_task(&mut self, kind: TaskKind, queue: &str) -> Result<Option<(String, u64)>>;
+    /// Takes one named task (deleting its row); false if it is not (or no longer) queued.
+    fn take_task(&mut self, kind: TaskKind, run_id: &str, seq: u64) -> Result<bool>;
+    /// Events `1..=upto` of a run as a JSON array of their stored bodies.
+    fn history_json(&mut self, run_id: &str, upto: u64) -> Result<String>;
     fn due_timers(&mut self, now: EpochMillis, limit: usize) -> Result<Vec<DueTimer>>;
     fn delete_timer(&mut self, owner: &str, kind: &TimerKind) -> Result<()>;
     fn put_timer(&mut self, owner: &str, kind: &TimerKind, fire_at: EpochMillis) -> Result<()>;

@@ -77,12 +77,8 @@ impl StoreTx for SqliteTx<'_> {
         for (kind, at) in &t.timers {
             self.put_timer(&s.run_id, kind, *at)?;
         }
-        {
-            let mut st =
-                self.conn.prepare_cached("DELETE FROM tasks WHERE run_id = ?1 AND kind = ?2 AND seq = ?3")?;
-            for (kind, seq) in &t.remove_tasks {
-                st.execute(params![s.run_id, kind.as_i64(), *seq as i64])?;
-            }
+        for (kind, seq) in &t.remove_tasks {
+            self.take_task(*kind, &s.run_id, *seq)?;
         }
         {
             let mut st = self.conn.prepare_cached(
@@ -116,6 +112,29 @@ impl StoreTx for SqliteTx<'_> {
         let Some((id, run_id, seq)) = row else { return Ok(None) };
         self.conn.prepare_cached("DELETE FROM tasks WHERE id = ?1")?.execute([id])?;
         Ok(Some((run_id, seq as u64)))
+    }
+
+    fn take_task(&mut self, kind: TaskKind, run_id: &str, seq: u64) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached("DELETE FROM tasks WHERE run_id = ?1 AND kind = ?2 AND seq = ?3")?
+            .execute(params![run_id, kind.as_i64(), seq as i64])?;
+        Ok(n > 0)
+    }
+
+    fn history_json(&mut self, run_id: &str, upto: u64) -> Result<String> {
+        let mut st =
+            self.conn.prepare_cached("SELECT body FROM events WHERE run_id = ?1 AND event_id <= ?2 ORDER BY event_id")?;
+        let mut rows = st.query(params![run_id, upto as i64])?;
+        let mut out = String::from("[");
+        while let Some(row) = rows.next()? {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?);
+        }
+        out.push(']');
+        Ok(out)
     }
 
     fn due_timers(&mut self, now: EpochMillis, limit: usize) -> Result<Vec<DueTimer>> {

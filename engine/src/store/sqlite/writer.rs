@@ -1,9 +1,10 @@
 //! The single writer thread: group commit.
 //!
-//! Requests queue up while a commit is being fsynced; the thread then takes all waiting
-//! requests (up to [`MAX_BATCH`]), runs them in one transaction, commits them with one fsync,
-//! and only then answers the callers and wakes pollers, stream readers and the timer service.
-//! Nobody learns about a transition before it is durable.
+//! Requests queue up while a batch is being applied; the thread then takes all waiting
+//! requests (up to [`MAX_BATCH`]), runs them in one transaction and commits it into the WAL.
+//! The [`durable`](super::durable) thread fsyncs the WAL and only then answers the callers and
+//! wakes pollers, stream readers and the timer service, while this thread goes on with the next
+//! batch. Nobody learns about a transition before it is durable.
 //!
 //! A failing request must roll back alone. A SAVEPOINT per request does that, but it makes
 //! SQLite copy every page a request touches into a sub-journal first (a fifth of the writer's
@@ -11,6 +12,7 @@
 //! fails, the whole transaction is rolled back and the batch re-runs with a savepoint per
 //! request ([`run_one`]). Nothing was answered yet, so the first attempt is invisible.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -20,6 +22,7 @@ use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::notify::Notifier;
 use crate::processor::{Notes, Processor, Request, Response};
+use crate::store::sqlite::durable::{Committed, Syncer};
 use crate::store::sqlite::tx::SqliteTx;
 
 pub const MAX_BATCH: usize = 512;
@@ -43,16 +46,26 @@ impl WriterHandle {
     }
 }
 
-pub fn spawn(conn: Connection, clock: Arc<dyn Clock>, notifier: Arc<Notifier>) -> (WriterHandle, std::thread::JoinHandle<()>) {
+/// Starts the writer thread (and its fsync thread) on `conn`, the store at `path`.
+pub fn spawn(
+    conn: Connection,
+    path: &Path,
+    clock: Arc<dyn Clock>,
+    notifier: Arc<Notifier>,
+) -> Result<(WriterHandle, std::thread::JoinHandle<()>)> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let syncer = Syncer::spawn(wal.into(), notifier)
+        .map_err(|e| EngineError::Store(format!("cannot start the fsync thread: {e}")))?;
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = std::thread::Builder::new()
         .name("faultline-writer".into())
-        .spawn(move || run(conn, rx, clock, notifier))
-        .expect("spawning the writer thread at startup");
-    (WriterHandle { tx }, handle)
+        .spawn(move || run(conn, rx, clock, syncer))
+        .map_err(|e| EngineError::Store(format!("cannot start the writer thread: {e}")))?;
+    Ok((WriterHandle { tx }, handle))
 }
 
-fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, clock: Arc<dyn Clock>, notifier: Arc<Notifier>) {
+fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, clock: Arc<dyn Clock>, syncer: Syncer) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -61,12 +74,13 @@ fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, clock: Arc<dyn Cl
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, batch, clock.as_ref(), &notifier);
+        commit_batch(&conn, batch, clock.as_ref(), &syncer);
     }
+    syncer.finish();
     tracing::info!("writer stopped");
 }
 
-fn commit_batch(conn: &Connection, batch: Vec<Job>, clock: &dyn Clock, notifier: &Notifier) {
+fn commit_batch(conn: &Connection, batch: Vec<Job>, clock: &dyn Clock, syncer: &Syncer) {
     let started = std::time::Instant::now();
     // Each request keeps the time it was first run with, so a re-run sees the same clock.
     let (work, replies): (Vec<(Request, i64)>, Vec<_>) =
@@ -88,10 +102,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>, clock: &dyn Clock, notifier:
     match conn.execute_batch("COMMIT") {
         Ok(()) => {
             tracing::trace!(requests = results.len(), ?applied, total = ?started.elapsed(), "group commit");
-            for (reply, result) in replies.into_iter().zip(results) {
-                let _ = reply.send(result);
-            }
-            notifier.publish(notes);
+            syncer.hand_over(Committed { replies: replies.into_iter().zip(results).collect(), notes });
         }
         Err(e) => {
             tracing::error!(error = %e, "commit failed; the whole batch is rolled back");
