@@ -86,7 +86,7 @@ impl Client {
     }
 
     pub async fn complete_wft(&self, token: &str, commands: Vec<Command>) -> (StatusCode, Value) {
-        self.post(paths::WORKFLOW_TASK_COMPLETE, &CompleteWorkflowTaskRequest { task_token: token.into(), commands }).await
+        self.post(paths::WORKFLOW_TASK_COMPLETE, &CompleteWorkflowTaskRequest { task_token: token.into(), commands, eager: None }).await
     }
 
     pub async fn poll_activity(&self, queue: &str, timeout_ms: u64) -> Option<ActivityTask> {
@@ -104,7 +104,23 @@ impl Client {
     }
 
     pub async fn complete_activity(&self, token: &str, result: Value) -> (StatusCode, Value) {
-        self.post(paths::ACTIVITY_TASK_COMPLETE, &CompleteActivityTaskRequest { task_token: token.into(), result }).await
+        self.post(paths::ACTIVITY_TASK_COMPLETE, &CompleteActivityTaskRequest { task_token: token.into(), result, eager: None }).await
+    }
+
+    /// Completes a workflow task asking for eager dispatch; expects 200 and the typed answer.
+    pub async fn complete_wft_eager(&self, token: &str, commands: Vec<Command>, eager: Option<EagerRequest>) -> CompleteWorkflowTaskResponse {
+        let req = CompleteWorkflowTaskRequest { task_token: token.into(), commands, eager };
+        let (s, v) = self.post(paths::WORKFLOW_TASK_COMPLETE, &req).await;
+        assert_eq!(s, StatusCode::OK, "complete workflow task: {v}");
+        serde_json::from_value(v).expect("decode CompleteWorkflowTaskResponse")
+    }
+
+    /// Completes an activity task asking for eager dispatch; expects 200 and the typed answer.
+    pub async fn complete_activity_eager(&self, token: &str, result: Value, eager: Option<EagerRequest>) -> CompleteActivityTaskResponse {
+        let req = CompleteActivityTaskRequest { task_token: token.into(), result, eager };
+        let (s, v) = self.post(paths::ACTIVITY_TASK_COMPLETE, &req).await;
+        assert_eq!(s, StatusCode::OK, "complete activity task: {v}");
+        serde_json::from_value(v).expect("decode CompleteActivityTaskResponse")
     }
 
     pub async fn fail_activity(&self, token: &str, message: &str) -> (StatusCode, Value) {
