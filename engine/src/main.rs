@@ -12,11 +12,6 @@ use faultline_engine::clock::SystemClock;
 use faultline_engine::Server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// mimalloc instead of the static glibc allocator: allocation was a tenth of the CPU time of
-/// the engine and of the bench's worker in profiles, and about a third of that with mimalloc.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "faultline-engine", version, about = "Durable, transactional workflow engine (HTTP/JSON API over SQLite)")]
 struct Cli {

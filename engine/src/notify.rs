@@ -7,13 +7,15 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{watch, Notify};
 
+use faultline_proto::WorkflowResultResponse;
+
 use crate::processor::Notes;
 use crate::state::TaskKind;
 
 pub struct Notifier {
     cursor: watch::Sender<u64>,
     queues: Mutex<HashMap<(TaskKind, String), Arc<Notify>>>,
-    closed: Mutex<HashMap<String, Arc<Notify>>>,
+    closed: Mutex<HashMap<String, watch::Sender<Option<Arc<WorkflowResultResponse>>>>>,
     /// Woken when timers were armed, so the timer service re-reads the earliest due time.
     pub timers: Notify,
     /// When the timer service plans to wake up next; earlier new timers wake it sooner.
@@ -41,13 +43,22 @@ impl Notifier {
         m.entry((kind, queue.to_string())).or_default().clone()
     }
 
-    /// Waited on by result long-polls of a workflow id.
-    pub fn closed(&self, workflow_id: &str) -> Arc<Notify> {
+    /// Waited on by result long-polls of a workflow id: receives how its run ended once that
+    /// is durable, so a waiter need not read the store again.
+    pub fn closed(&self, workflow_id: &str) -> watch::Receiver<Option<Arc<WorkflowResultResponse>>> {
         let mut m = self.closed.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(workflow_id.to_string()).or_default().clone()
+        m.entry(workflow_id.to_string()).or_insert_with(|| watch::channel(None).0).subscribe()
     }
 
-    /// Called by the writer after a successful commit.
+    /// A result waiter gave up (after dropping its receiver): forget the id if nobody else waits.
+    pub fn forget_closed_waiter(&self, workflow_id: &str) {
+        let mut m = self.closed.lock().unwrap_or_else(|e| e.into_inner());
+        if m.get(workflow_id).is_some_and(|tx| tx.receiver_count() == 0) {
+            m.remove(workflow_id);
+        }
+    }
+
+    /// Called after a commit is durable.
     pub fn publish(&self, notes: Notes) {
         if let Some(c) = notes.last_cursor {
             self.cursor.send_replace(c);
@@ -65,9 +76,9 @@ impl Notifier {
         }
         if !notes.closed_workflows.is_empty() {
             let mut m = self.closed.lock().unwrap_or_else(|e| e.into_inner());
-            for id in &notes.closed_workflows {
-                if let Some(n) = m.remove(id) {
-                    n.notify_waiters();
+            for (id, outcome) in notes.closed_workflows {
+                if let Some(tx) = m.remove(&id) {
+                    tx.send_replace(Some(outcome));
                 }
             }
         }

@@ -8,15 +8,16 @@
 //! back the batch and re-runs it with a savepoint per request.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use faultline_proto::{
     EagerRequest, EpochMillis, IdConflictPolicy, ParentRef, ScheduleInfo, ScheduleSpec, SignalWithStartRequest,
-    StartWorkflowRequest, StartWorkflowResponse,
+    StartWorkflowRequest, StartWorkflowResponse, WorkflowResultResponse,
 };
 
 use crate::error::{EngineError, Result};
 use crate::schedule;
-use crate::state::{self, Effect, Input, NewTask, Output, StartParams, TaskKind, TimerKind, Transition};
+use crate::state::{self, Effect, Input, NewTask, Output, RunState, StartParams, TaskKind, TimerKind, Transition};
 use crate::store::{StoreTx, SCHEDULE_OWNER};
 
 /// A write request, executed by the single writer.
@@ -65,7 +66,8 @@ pub enum Response {
 pub struct Notes {
     /// New dispatchable tasks per queue: that many pollers are woken.
     pub queues: HashMap<(TaskKind, String), usize>,
-    pub closed_workflows: HashSet<String>,
+    /// Runs that closed, by workflow id, with how they ended (handed to result waiters).
+    pub closed_workflows: HashMap<String, Arc<WorkflowResultResponse>>,
     /// Earliest fire time among the timers armed by this transaction.
     pub earliest_timer: Option<EpochMillis>,
     pub last_cursor: Option<u64>,
@@ -100,14 +102,49 @@ pub struct Processor<'a, S: StoreTx> {
     pub now: EpochMillis,
     pub notes: Notes,
     effects: VecDeque<Effect>,
+    /// Runs as of this request: loaded once, then kept up to date by each transition.
+    runs: HashMap<String, RunState>,
+    /// Runs whose row must be written before the request ends. A report and the task it
+    /// claims eagerly are two transitions of one run; its row is written once for both.
+    dirty: HashSet<String>,
 }
 
 impl<'a, S: StoreTx> Processor<'a, S> {
     pub fn new(store: &'a mut S, now: EpochMillis) -> Self {
-        Self { store, now, notes: Notes::default(), effects: VecDeque::new() }
+        Self {
+            store,
+            now,
+            notes: Notes::default(),
+            effects: VecDeque::new(),
+            runs: HashMap::new(),
+            dirty: HashSet::new(),
+        }
     }
 
+    /// Runs a request to the end, its cascade of effects included, in the open transaction.
     pub fn execute(&mut self, req: Request) -> Result<Response> {
+        let resp = self.execute_inner(req)?;
+        for run_id in std::mem::take(&mut self.dirty) {
+            if let Some(state) = self.runs.get(&run_id) {
+                self.store.put_run(state)?;
+            }
+        }
+        Ok(resp)
+    }
+
+    /// A run as this request sees it.
+    fn load_run(&mut self, run_id: &str) -> Result<Option<RunState>> {
+        if let Some(s) = self.runs.get(run_id) {
+            return Ok(Some(s.clone()));
+        }
+        let loaded = self.store.load_run(run_id)?;
+        if let Some(s) = &loaded {
+            self.runs.insert(run_id.to_string(), s.clone());
+        }
+        Ok(loaded)
+    }
+
+    fn execute_inner(&mut self, req: Request) -> Result<Response> {
         let resp = match req {
             Request::Start(r) => Response::Started(self.start(r, None)?),
             Request::SignalWithStart(r) => {
@@ -124,7 +161,7 @@ impl<'a, S: StoreTx> Processor<'a, S> {
             }
             Request::ToTaskRun { token, input, eager } => {
                 let run_id = state::token_run_id(&token)?.to_string();
-                if self.store.load_run(&run_id)?.is_none() {
+                if self.load_run(&run_id)?.is_none() {
                     return Err(EngineError::StaleToken(format!(
                         "task token names run {run_id}, which this engine does not know; drop the task"
                     )));
@@ -156,7 +193,9 @@ impl<'a, S: StoreTx> Processor<'a, S> {
         if t.noop {
             return Ok(t);
         }
-        let cursor = self.store.write(&t)?;
+        let cursor = self.store.write_changes(&t)?;
+        self.runs.insert(t.state.run_id.clone(), t.state.clone());
+        self.dirty.insert(t.state.run_id.clone());
         if cursor.is_some() {
             self.notes.last_cursor = cursor;
         }
@@ -167,7 +206,15 @@ impl<'a, S: StoreTx> Processor<'a, S> {
             self.notes.note_timer(*at);
         }
         if t.closed {
-            self.notes.closed_workflows.insert(t.state.workflow_id.clone());
+            let s = &t.state;
+            let outcome = WorkflowResultResponse {
+                workflow_id: s.workflow_id.clone(),
+                run_id: s.run_id.clone(),
+                status: s.status,
+                result: s.result.clone(),
+                failure: s.failure.clone(),
+            };
+            self.notes.closed_workflows.insert(s.workflow_id.clone(), Arc::new(outcome));
         }
         self.effects.extend(t.effects.iter().cloned());
         Ok(t)
@@ -175,7 +222,6 @@ impl<'a, S: StoreTx> Processor<'a, S> {
 
     fn apply_to(&mut self, run_id: &str, input: Input) -> Result<Transition> {
         let state = self
-            .store
             .load_run(run_id)?
             .ok_or_else(|| EngineError::NotFound(format!("run {run_id} does not exist")))?;
         let t = state::apply(&state, input, self.now)?;
@@ -191,7 +237,7 @@ impl<'a, S: StoreTx> Processor<'a, S> {
         }
         state::validate_workflow_options(&r.options)?;
         if let Some(existing) = self.store.current_run_id(&r.workflow_id)? {
-            if let Some(s) = self.store.load_run(&existing)? {
+            if let Some(s) = self.load_run(&existing)? {
                 if s.is_running() {
                     return match r.id_conflict {
                         IdConflictPolicy::UseExisting => Ok(StartWorkflowResponse {
@@ -335,7 +381,7 @@ impl<'a, S: StoreTx> Processor<'a, S> {
     fn fire_schedule(&mut self, id: &str) -> Result<()> {
         let Some(mut info) = self.store.get_schedule(id)? else { return Ok(()) };
         let running = match &info.last_started_run_id {
-            Some(run) => self.store.load_run(run)?.is_some_and(|s| s.is_running()),
+            Some(run) => self.load_run(run)?.is_some_and(|s| s.is_running()),
             None => false,
         };
         if running {

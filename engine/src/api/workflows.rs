@@ -243,11 +243,9 @@ pub async fn result(
     .min(MAX_RESULT_WAIT_MS);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
     let mut shutdown = engine.shutdown_signal();
-    loop {
-        let notify = engine.notifier().closed(&id);
-        let notified = notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable(); // before reading: a close committed after the read wakes us
+    let answer = loop {
+        // Subscribed before reading: a close committed after the read still reaches us.
+        let mut closed = engine.notifier().closed(&id);
         let s = load_run(&engine, id.clone(), None).await?;
         let body = WorkflowResultResponse {
             workflow_id: s.workflow_id.clone(),
@@ -256,14 +254,31 @@ pub async fn result(
             result: s.result.clone(),
             failure: s.failure.clone(),
         };
-        if s.status.is_closed() && s.status != WorkflowStatus::ContinuedAsNew {
-            return Ok((StatusCode::OK, Json(body)));
+        if is_final(body.status) {
+            break (StatusCode::OK, Json(body));
         }
-        let running = || (StatusCode::ACCEPTED, Json(WorkflowResultResponse { status: WorkflowStatus::Running, ..body.clone() }));
+        let running = (StatusCode::ACCEPTED, Json(WorkflowResultResponse { status: WorkflowStatus::Running, ..body }));
         tokio::select! {
-            _ = &mut notified => {}
-            _ = tokio::time::sleep_until(deadline) => return Ok(running()),
-            _ = shutdown.changed() => return Ok(running()),
+            changed = closed.changed() => {
+                // The outcome rides on the wake-up: no second read of the store.
+                let outcome = if changed.is_ok() { closed.borrow_and_update().clone() } else { None };
+                match outcome {
+                    Some(o) if is_final(o.status) => break (StatusCode::OK, Json((*o).clone())),
+                    _ => continue, // continued as new: wait for the next run
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                drop(closed);
+                engine.notifier().forget_closed_waiter(&id);
+                break running;
+            }
+            _ = shutdown.changed() => break running,
         }
-    }
+    };
+    Ok(answer)
+}
+
+/// A run status after which the workflow has a result (continue-as-new hands over to a next run).
+fn is_final(status: WorkflowStatus) -> bool {
+    status.is_closed() && status != WorkflowStatus::ContinuedAsNew
 }

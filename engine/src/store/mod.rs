@@ -35,7 +35,18 @@ pub trait StoreTx {
     /// Writes a transition atomically with the rest of this transaction: appends its events,
     /// upserts the run row, inserts/removes task rows, arms/cancels timers, upserts attempts.
     /// Returns the stream cursor of the last event written, if any.
-    fn write(&mut self, t: &Transition) -> Result<Option<u64>>;
+    fn write(&mut self, t: &Transition) -> Result<Option<u64>> {
+        let cursor = self.write_changes(t)?;
+        if !t.noop {
+            self.put_run(&t.state)?;
+        }
+        Ok(cursor)
+    }
+    /// [`StoreTx::write`] without the run row, for a caller that writes it once at the end
+    /// of several transitions of the same run ([`StoreTx::put_run`]).
+    fn write_changes(&mut self, t: &Transition) -> Result<Option<u64>>;
+    /// Upserts the run row (its indexed columns and the state).
+    fn put_run(&mut self, s: &RunState) -> Result<()>;
     /// Takes the oldest task of a queue (deleting its row), returning its run and seq.
     fn claim_task(&mut self, kind: TaskKind, queue: &str) -> Result<Option<(String, u64)>>;
     /// Takes one named task (deleting its row); false if it is not (or no longer) queued.

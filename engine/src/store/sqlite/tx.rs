@@ -32,7 +32,32 @@ impl StoreTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn write(&mut self, t: &Transition) -> Result<Option<u64>> {
+    fn put_run(&mut self, s: &RunState) -> Result<()> {
+        let mut st = self.conn.prepare_cached(
+            "INSERT INTO runs(run_id, workflow_id, workflow_type, task_queue, status, started_at_ms,
+                              closed_at_ms, parent_workflow_id, retrying, history_length, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT(run_id) DO UPDATE SET status = excluded.status,
+                closed_at_ms = excluded.closed_at_ms, retrying = excluded.retrying,
+                history_length = excluded.history_length, state = excluded.state",
+        )?;
+        st.execute(params![
+            s.run_id,
+            s.workflow_id,
+            s.workflow_type,
+            s.task_queue,
+            s.status.as_str(),
+            s.started_at_ms,
+            s.closed_at_ms,
+            s.parent.as_ref().map(|p| p.workflow_id.clone()),
+            s.retrying_activities(),
+            (s.next_event_id - 1) as i64,
+            serde_json::to_string(s)?,
+        ])?;
+        Ok(())
+    }
+
+    fn write_changes(&mut self, t: &Transition) -> Result<Option<u64>> {
         if t.noop {
             return Ok(None);
         }
@@ -47,29 +72,6 @@ impl StoreTx for SqliteTx<'_> {
                 st.execute(params![s.run_id, e.event_id as i64, s.workflow_id, s.workflow_type, body])?;
                 last_cursor = Some(self.conn.last_insert_rowid() as u64);
             }
-        }
-        {
-            let mut st = self.conn.prepare_cached(
-                "INSERT INTO runs(run_id, workflow_id, workflow_type, task_queue, status, started_at_ms,
-                                  closed_at_ms, parent_workflow_id, retrying, history_length, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT(run_id) DO UPDATE SET status = excluded.status,
-                    closed_at_ms = excluded.closed_at_ms, retrying = excluded.retrying,
-                    history_length = excluded.history_length, state = excluded.state",
-            )?;
-            st.execute(params![
-                s.run_id,
-                s.workflow_id,
-                s.workflow_type,
-                s.task_queue,
-                s.status.as_str(),
-                s.started_at_ms,
-                s.closed_at_ms,
-                s.parent.as_ref().map(|p| p.workflow_id.clone()),
-                s.retrying_activities(),
-                (s.next_event_id - 1) as i64,
-                serde_json::to_string(s)?,
-            ])?;
         }
         for kind in &t.cancel_timers {
             self.delete_timer(&s.run_id, kind)?;
