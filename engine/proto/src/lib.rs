@@ -7,6 +7,7 @@
 //! - [`history`]: the typed, append-only event history of a workflow run.
 //! - [`command`]: what a workflow task reports back (commands produced by replaying workflow code).
 //! - [`task`]: workflow and activity tasks handed to workers, and their completions.
+//! - [`report`]: several worker reports (completions, failures) in one round trip.
 //! - [`api`]: request and response bodies of the client-facing endpoints.
 //! - [`options`]: retry policies, timeouts and other options.
 //! - [`paths`]: the URL of every endpoint, so that server and clients cannot drift apart.
@@ -22,12 +23,14 @@ pub mod command;
 pub mod history;
 pub mod options;
 pub mod paths;
+pub mod report;
 pub mod task;
 
 pub use api::*;
 pub use command::*;
 pub use history::*;
 pub use options::*;
+pub use report::*;
 pub use task::*;
 
 /// Milliseconds since the Unix epoch, as used in every timestamp on the wire.

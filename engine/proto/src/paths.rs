@@ -12,6 +12,7 @@ pub const ACTIVITY_TASK_POLL: &str = "/api/v1/tasks/activity/poll";
 pub const ACTIVITY_TASK_COMPLETE: &str = "/api/v1/tasks/activity/complete";
 pub const ACTIVITY_TASK_FAIL: &str = "/api/v1/tasks/activity/fail";
 pub const ACTIVITY_TASK_HEARTBEAT: &str = "/api/v1/tasks/activity/heartbeat";
+pub const TASK_REPORTS: &str = "/api/v1/tasks/reports";
 
 /// Largest request body the engine accepts, in bytes. Larger bodies get 413.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;

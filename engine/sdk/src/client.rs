@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use faultline_proto::{
-    paths, ActivityAttempt, ActivityTask, CompleteActivityTaskRequest, CompleteActivityTaskResponse,
-    CompleteWorkflowTaskRequest, CompleteWorkflowTaskResponse,
-    DescribeWorkflowResponse, ErrorBody, FailActivityTaskRequest, FailWorkflowTaskRequest, HeartbeatRequest,
+    paths, ActivityAttempt, ActivityTask,
+    DescribeWorkflowResponse, ErrorBody, HeartbeatRequest,
     HeartbeatResponse, HistoryResponse, IdConflictPolicy, ListWorkflowsResponse, PollRequest, ReasonRequest,
+    ReportBatchRequest, ReportBatchResponse,
     SignalRequest, SignalWithStartRequest, StartWorkflowRequest, StartWorkflowResponse, TaskQueueResponse,
     WorkflowOptions, WorkflowResultResponse, WorkflowStatus, WorkflowSummary, WorkflowTask,
 };
@@ -54,7 +54,7 @@ pub struct Client {
 }
 
 /// Endpoints whose path never changes.
-const FIXED_PATHS: [&str; 10] = [
+const FIXED_PATHS: [&str; 11] = [
     paths::HEALTH,
     paths::WORKFLOWS,
     paths::SIGNAL_WITH_START,
@@ -65,6 +65,7 @@ const FIXED_PATHS: [&str; 10] = [
     paths::ACTIVITY_TASK_COMPLETE,
     paths::ACTIVITY_TASK_FAIL,
     paths::ACTIVITY_TASK_HEARTBEAT,
+    paths::TASK_REPORTS,
 ];
 
 impl Client {
@@ -230,26 +231,8 @@ impl Client {
         self.poll(paths::ACTIVITY_TASK_POLL, req).await
     }
 
-    pub(crate) async fn complete_workflow_task(
-        &self,
-        req: &CompleteWorkflowTaskRequest,
-    ) -> Result<CompleteWorkflowTaskResponse, ClientError> {
-        self.call(Method::POST, paths::WORKFLOW_TASK_COMPLETE, Some(req)).await
-    }
-
-    pub(crate) async fn fail_workflow_task(&self, req: &FailWorkflowTaskRequest) -> Result<(), ClientError> {
-        self.call_ack(Method::POST, paths::WORKFLOW_TASK_FAIL, Some(req)).await
-    }
-
-    pub(crate) async fn complete_activity_task(
-        &self,
-        req: &CompleteActivityTaskRequest,
-    ) -> Result<CompleteActivityTaskResponse, ClientError> {
-        self.call(Method::POST, paths::ACTIVITY_TASK_COMPLETE, Some(req)).await
-    }
-
-    pub(crate) async fn fail_activity_task(&self, req: &FailActivityTaskRequest) -> Result<(), ClientError> {
-        self.call_ack(Method::POST, paths::ACTIVITY_TASK_FAIL, Some(req)).await
+    pub(crate) async fn report_batch(&self, req: &ReportBatchRequest) -> Result<ReportBatchResponse, ClientError> {
+        self.call(Method::POST, paths::TASK_REPORTS, Some(req)).await
     }
 
     pub(crate) async fn heartbeat(&self, req: &HeartbeatRequest) -> Result<HeartbeatResponse, ClientError> {

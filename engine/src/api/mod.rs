@@ -120,6 +120,7 @@ pub fn router(engine: Engine) -> Router {
         .route(paths::ACTIVITY_TASK_COMPLETE, post(tasks::complete_activity))
         .route(paths::ACTIVITY_TASK_FAIL, post(tasks::fail_activity))
         .route(paths::ACTIVITY_TASK_HEARTBEAT, post(tasks::heartbeat))
+        .route(paths::TASK_REPORTS, post(tasks::reports))
         .route(paths::EVENTS, get(events::stream))
         .route(paths::SCHEDULES, post(schedules::create).get(schedules::list))
         .route("/api/v1/schedules/{id}", get(schedules::get).delete(schedules::delete))

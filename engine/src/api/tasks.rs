@@ -8,12 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::Json;
 use faultline_proto::{
-    Ack, CompleteActivityTaskRequest, CompleteWorkflowTaskRequest,
-    CompleteWorkflowTaskResponse, EagerRequest, FailActivityTaskRequest, FailWorkflowTaskRequest,
-    HeartbeatRequest, HeartbeatResponse, PollRequest,
+    Ack, ActivityTask, CompleteActivityTaskRequest, CompleteWorkflowTaskRequest, CompleteWorkflowTaskResponse,
+    EagerRequest, FailActivityTaskRequest, FailWorkflowTaskRequest, HeartbeatRequest, HeartbeatResponse,
+    PollRequest, ReportBatchRequest, ReportError, TaskReport, MAX_REPORTS_PER_BATCH,
 };
 
-use super::{parse_body, ApiResult};
+use super::{parse_body, ApiError, ApiResult};
 use crate::dispatch::{self, WireWorkflowTask};
 use crate::engine::Engine;
 use crate::processor::{Polled, Request, Response};
@@ -67,22 +67,12 @@ pub async fn complete_workflow(
     State(engine): State<Engine>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<CompleteWorkflowTaskResponse>> {
-    let req: CompleteWorkflowTaskRequest = parse_body(body)?;
-    let token = req.task_token.clone();
-    let input = Input::WorkflowTaskComplete { token, commands: req.commands };
-    let (_, claimed) = report_eager(&engine, req.task_token, input, req.eager).await?;
-    let activity_tasks = claimed.into_iter().map(dispatch::activity_task).collect::<Result<Vec<_>, _>>()?;
+    let activity_tasks = complete_workflow_task(&engine, parse_body(body)?).await?;
     Ok(Json(CompleteWorkflowTaskResponse { ok: true, activity_tasks }))
 }
 
 pub async fn fail_workflow(State(engine): State<Engine>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Ack>> {
-    let req: FailWorkflowTaskRequest = parse_body(body)?;
-    let input = Input::WorkflowTaskFail {
-        token: req.task_token.clone(),
-        message: req.message,
-        nondeterminism: req.nondeterminism,
-    };
-    report(&engine, req.task_token, input).await?;
+    fail_workflow_task(&engine, parse_body(body)?).await?;
     Ok(Json(ACK))
 }
 
@@ -90,18 +80,91 @@ pub async fn complete_activity(
     State(engine): State<Engine>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<WireCompleteActivityTaskResponse>> {
-    let req: CompleteActivityTaskRequest = parse_body(body)?;
-    let input = Input::ActivityComplete { token: req.task_token.clone(), result: req.result };
-    let (_, claimed) = report_eager(&engine, req.task_token, input, req.eager).await?;
-    let workflow_task = claimed.into_iter().next().map(dispatch::workflow_task).transpose()?;
+    let workflow_task = complete_activity_task(&engine, parse_body(body)?).await?;
     Ok(Json(WireCompleteActivityTaskResponse { ok: true, workflow_task }))
 }
 
 pub async fn fail_activity(State(engine): State<Engine>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Ack>> {
-    let req: FailActivityTaskRequest = parse_body(body)?;
-    let input = Input::ActivityFail { token: req.task_token.clone(), failure: req.failure };
-    report(&engine, req.task_token, input).await?;
+    fail_activity_task(&engine, parse_body(body)?).await?;
     Ok(Json(ACK))
+}
+
+async fn complete_workflow_task(engine: &Engine, req: CompleteWorkflowTaskRequest) -> ApiResult<Vec<ActivityTask>> {
+    let token = req.task_token.clone();
+    let input = Input::WorkflowTaskComplete { token, commands: req.commands };
+    let (_, claimed) = report_eager(engine, req.task_token, input, req.eager).await?;
+    Ok(claimed.into_iter().map(dispatch::activity_task).collect::<Result<Vec<_>, _>>()?)
+}
+
+async fn fail_workflow_task(engine: &Engine, req: FailWorkflowTaskRequest) -> ApiResult<()> {
+    let input = Input::WorkflowTaskFail {
+        token: req.task_token.clone(),
+        message: req.message,
+        nondeterminism: req.nondeterminism,
+    };
+    report(engine, req.task_token, input).await.map(|_| ())
+}
+
+async fn complete_activity_task(engine: &Engine, req: CompleteActivityTaskRequest) -> ApiResult<Option<WireWorkflowTask>> {
+    let input = Input::ActivityComplete { token: req.task_token.clone(), result: req.result };
+    let (_, claimed) = report_eager(engine, req.task_token, input, req.eager).await?;
+    Ok(claimed.into_iter().next().map(dispatch::workflow_task).transpose()?)
+}
+
+async fn fail_activity_task(engine: &Engine, req: FailActivityTaskRequest) -> ApiResult<()> {
+    let input = Input::ActivityFail { token: req.task_token.clone(), failure: req.failure };
+    report(engine, req.task_token, input).await.map(|_| ())
+}
+
+/// [`faultline_proto::ReportResult`] as sent.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct WireReportResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ReportError>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub activity_tasks: Vec<ActivityTask>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_task: Option<WireWorkflowTask>,
+}
+
+/// [`faultline_proto::ReportBatchResponse`] as sent.
+#[derive(Debug, serde::Serialize)]
+pub struct WireReportBatchResponse {
+    pub results: Vec<WireReportResult>,
+}
+
+/// Several reports in one request. They are handed to the writer together, so they usually
+/// share one group commit, but each is its own transition with its own answer.
+pub async fn reports(
+    State(engine): State<Engine>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<WireReportBatchResponse>> {
+    let req: ReportBatchRequest = parse_body(body)?;
+    if req.reports.len() > MAX_REPORTS_PER_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "{} reports in one batch; send at most {MAX_REPORTS_PER_BATCH} per request",
+            req.reports.len()
+        )));
+    }
+    let results = futures::future::join_all(req.reports.into_iter().map(|r| one_report(&engine, r))).await;
+    Ok(Json(WireReportBatchResponse { results }))
+}
+
+async fn one_report(engine: &Engine, report: TaskReport) -> WireReportResult {
+    let done = match report {
+        TaskReport::CompleteWorkflowTask(r) => complete_workflow_task(engine, r)
+            .await
+            .map(|activity_tasks| WireReportResult { activity_tasks, ..Default::default() }),
+        TaskReport::FailWorkflowTask(r) => fail_workflow_task(engine, r).await.map(|_| WireReportResult::default()),
+        TaskReport::CompleteActivityTask(r) => complete_activity_task(engine, r)
+            .await
+            .map(|workflow_task| WireReportResult { workflow_task, ..Default::default() }),
+        TaskReport::FailActivityTask(r) => fail_activity_task(engine, r).await.map(|_| WireReportResult::default()),
+    };
+    done.unwrap_or_else(|e| WireReportResult {
+        error: Some(ReportError { status: e.status.as_u16(), code: e.code, message: e.message }),
+        ..Default::default()
+    })
 }
 
 pub async fn heartbeat(

@@ -71,7 +71,7 @@ pub(super) async fn run(shared: Arc<Shared>, task: ActivityTask, slot: OwnedSema
             let wf_slot = shared.free_workflow_slot();
             let eager = shared.eager_request(0, wf_slot.is_some());
             let req = CompleteActivityTaskRequest { task_token: token, result, eager };
-            match shared.client.complete_activity_task(&req).await {
+            match shared.reporter.complete_activity_task(req).await {
                 Ok(CompleteActivityTaskResponse { workflow_task: Some(t), .. }) => (Ok(()), wf_slot.map(|s| (t, s))),
                 Ok(_) => (Ok(()), None),
                 Err(e) => (Err(e), None),
@@ -80,7 +80,7 @@ pub(super) async fn run(shared: Arc<Shared>, task: ActivityTask, slot: OwnedSema
         Err(e) => {
             tracing::info!(activity = %what, error = %e, "activity attempt failed");
             let failure: Failure = e.failure;
-            (shared.client.fail_activity_task(&FailActivityTaskRequest { task_token: token, failure }).await, None)
+            (shared.reporter.fail_activity_task(FailActivityTaskRequest { task_token: token, failure }).await, None)
         }
     };
     drop(slot);

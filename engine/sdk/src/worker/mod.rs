@@ -11,8 +11,12 @@
 //! and an activity completion gets its run's next workflow task. That saves a poll round trip
 //! and a commit per task; the chain of a workflow then runs without polling at all.
 //!
+//! Reports (completions and failures) that are ready at the same moment travel together in one
+//! request ([`reporter`]), each still with its own answer.
+//!
 //! Layout: this file (options, slots, pollers, shutdown); [`workflow_task`]: replay on a pool
-//! of plain threads and the completion; [`activity_task`]: running one attempt and its report.
+//! of plain threads and the completion; [`activity_task`]: running one attempt and its report;
+//! [`reporter`]: report batching.
 //!
 //! Shutdown: once the `shutdown` future resolves, pollers stop asking for work and reports
 //! stop asking for eager tasks (an open long poll is dropped; a task the engine handed out in
@@ -23,6 +27,7 @@
 //! report: the engine has already timed that attempt out and schedules a retry.
 
 mod activity_task;
+mod reporter;
 mod workflow_task;
 
 use std::future::Future;
@@ -139,6 +144,7 @@ impl Worker {
                 worker: o.identity.clone(),
                 timeout_ms: o.poll_timeout.as_millis() as u64,
             },
+            reporter: reporter::Reporter::spawn(self.client.clone()),
             replayer: workflow_task::Replayer::new(self.workflows, replay_threads(wf_slots)),
             activities: self.activities,
             grace: o.graceful_shutdown_timeout,
@@ -182,6 +188,8 @@ fn replay_threads(wf_slots: usize) -> usize {
 
 struct Shared {
     client: Client,
+    /// Completions and failures go through here, batched.
+    reporter: reporter::Reporter,
     poll: PollRequest,
     replayer: workflow_task::Replayer,
     activities: ActivityRegistry,

@@ -82,7 +82,7 @@ pub(super) fn handle(shared: Arc<Shared>, task: WorkflowTask, slot: OwnedSemapho
                 let nondeterminism = matches!(e, ReplayError::Nondeterminism(_));
                 tracing::error!(workflow = %id, error = %e, "workflow task failed");
                 let req = FailWorkflowTaskRequest { task_token: token, message: e.to_string(), nondeterminism };
-                shared.client.fail_workflow_task(&req).await
+                shared.reporter.fail_workflow_task(req).await
             }
         };
         drop(slot);
@@ -98,7 +98,7 @@ async fn complete(shared: &Arc<Shared>, token: String, commands: Vec<Command>) -
     let mut slots = shared.free_activity_slots(own_activities(&commands, &shared.poll.task_queue));
     let eager = shared.eager_request(slots.len() as u32, false);
     let req = CompleteWorkflowTaskRequest { task_token: token.clone(), commands, eager };
-    match shared.client.complete_workflow_task(&req).await {
+    match shared.reporter.complete_workflow_task(req).await {
         Ok(CompleteWorkflowTaskResponse { activity_tasks, .. }) => {
             for task in activity_tasks {
                 // The engine never returns more than asked; a missing slot would be its bug.
@@ -116,7 +116,7 @@ async fn complete(shared: &Arc<Shared>, token: String, commands: Vec<Command>) -
             tracing::error!(%message, "engine rejected the workflow's commands");
             let message = format!("engine rejected the workflow's commands: {message}");
             let req = FailWorkflowTaskRequest { task_token: token, message, nondeterminism: false };
-            shared.client.fail_workflow_task(&req).await
+            shared.reporter.fail_workflow_task(req).await
         }
         Err(e) => Err(e),
     }
