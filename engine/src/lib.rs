@@ -7,9 +7,10 @@
 //! parent, signaling, canceling or terminating another run). Workers only ever receive tasks
 //! whose rows were committed, and a poll claims a task in a transaction that also records its
 //! `*_started` event. There is no in-memory queue that could disagree with the store after a
-//! crash: in-memory wake-ups ([`notify`]) fire only after a commit and carry no data, so losing
-//! one costs latency, never correctness. A request is acknowledged only after its commit is on
-//! disk (`synchronous=FULL`), so `kill -9` at any moment loses nothing acknowledged; on restart
+//! crash: in-memory wake-ups ([`notify`]) fire only after a commit and carry nothing the store
+//! does not have, so losing one costs latency, never correctness. A request is acknowledged
+//! only after its commit is on disk (the WAL is fsynced first, off the writer thread: see
+//! [`store::sqlite::durable`]), so `kill -9` at any moment loses nothing acknowledged; on restart
 //! the timer service re-reads the timer rows, and started-but-unfinished tasks come back when
 //! their timeouts fire. The tests in `tests/crash.rs` kill the real binary to check this.
 //!
@@ -18,7 +19,7 @@
 //! - [`state`]: pure transition logic, `apply(&RunState, Input, now) -> Transition`.
 //! - [`store`]: the narrow [`store::StoreTx`] interface and its SQLite implementation (WAL,
 //!   versioned migrations, one writer thread doing group commit in which a failing request
-//!   rolls back alone).
+//!   rolls back alone, and a thread making each batch durable before it is answered).
 //! - [`processor`]: runs a request and the cascade of effects it causes on other runs inside
 //!   one transaction.
 //! - [`dispatch`]: long-poll task queues; [`timers`]: the timer service; [`schedule`]: cron and

@@ -5,7 +5,8 @@
 //! implement [`StoreTx`] over its own transaction and reuse everything else.
 //!
 //! Layout: [`sqlite`] opens the file and runs the versioned migrations, [`sqlite::tx`] implements
-//! [`StoreTx`], [`sqlite::writer`] is the single writer thread doing group commit, and
+//! [`StoreTx`], [`sqlite::writer`] is the single writer thread doing group commit, [`sqlite::durable`]
+//! fsyncs each committed batch before its callers are answered, and
 //! [`sqlite::read`] holds the queries of the API.
 
 pub mod sqlite;
