@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::notify::Notifier;
 use crate::processor::{Request, Response};
+use crate::store::sqlite::durable::Watermark;
 use crate::store::sqlite::{self, read, writer, Reader};
 
 /// Pollers are shown for this long after their last poll.
@@ -26,6 +27,8 @@ pub struct Engine {
 struct Inner {
     writer: writer::WriterHandle,
     reader: Reader,
+    /// Reads wait on it, so nothing not yet durable is ever answered.
+    watermark: Arc<Watermark>,
     notifier: Arc<Notifier>,
     clock: Arc<dyn Clock>,
     /// (task queue, kind, worker) -> last poll time. Presence only: not durable on purpose.
@@ -57,11 +60,13 @@ impl Engine {
             tracing::info!(running, timers, last_cursor = last, "recovered from the store");
         }
         let notifier = Arc::new(Notifier::new(last));
-        let (writer, handle) = writer::spawn(conn, path, clock.clone(), notifier.clone())?;
+        let watermark = Watermark::new();
+        let (writer, handle) = writer::spawn(conn, path, clock.clone(), notifier.clone(), watermark.clone())?;
         let engine = Engine {
             inner: Arc::new(Inner {
                 writer,
                 reader,
+                watermark,
                 notifier,
                 clock,
                 pollers: Mutex::new(HashMap::new()),
@@ -84,15 +89,18 @@ impl Engine {
         self.inner.writer.exec(req).await
     }
 
-    /// Runs a read on a pooled connection off the async threads.
+    /// Runs a read on a pooled connection off the async threads. It returns once everything
+    /// the read could have seen is durable: a read may see a batch whose fsync still runs.
     pub async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.reader.with(f))
+        let out = tokio::task::spawn_blocking(move || inner.reader.with(f))
             .await
-            .map_err(|e| EngineError::Store(format!("read task failed: {e}")))?
+            .map_err(|e| EngineError::Store(format!("read task failed: {e}")))??;
+        self.inner.watermark.durable_now().await;
+        Ok(out)
     }
 
     /// Signals long polls, streams and the timer service to stop.

@@ -9,36 +9,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use faultline_engine::clock::SystemClock;
-use faultline_engine::Server;
 use faultline_proto::*;
 use reqwest::StatusCode;
 use serde_json::json;
-
-struct TestEngine {
-    _dir: tempfile::TempDir,
-    server: Option<Server>,
-    c: Client,
-}
-
-async fn engine() -> TestEngine {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("engine.db"), "127.0.0.1:0", Arc::new(SystemClock)).await.unwrap();
-    let c = Client::new(format!("http://{}", server.addr));
-    TestEngine { _dir: dir, server: Some(server), c }
-}
-
-impl Drop for TestEngine {
-    fn drop(&mut self) {
-        if let Some(s) = &self.server {
-            s.engine.shutdown();
-        }
-    }
-}
 
 const EAGER_WORKER: &str = "eager-worker";
 

@@ -10,6 +10,29 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+/// An in-process engine on a real SQLite file in a temporary directory, served on 127.0.0.1:0.
+pub struct TestEngine {
+    _dir: tempfile::TempDir,
+    pub server: Option<faultline_engine::Server>,
+    pub c: Client,
+}
+
+pub async fn engine() -> TestEngine {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(faultline_engine::clock::SystemClock);
+    let server = faultline_engine::Server::start(&dir.path().join("engine.db"), "127.0.0.1:0", clock).await.unwrap();
+    let c = Client::new(format!("http://{}", server.addr));
+    TestEngine { _dir: dir, server: Some(server), c }
+}
+
+impl Drop for TestEngine {
+    fn drop(&mut self) {
+        if let Some(s) = &self.server {
+            s.engine.shutdown();
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Client {
     pub base: String,

@@ -156,10 +156,10 @@ impl Worker {
         tracing::info!(task_queue = %o.task_queue, identity = %o.identity, wf_slots, act_slots, "worker started");
         let mut loops = JoinSet::new();
         for _ in 0..wf_pollers {
-            loops.spawn(workflow_poller(shared.clone(), stop_rx.clone()));
+            loops.spawn(poller(shared.clone(), Kind::Workflow, stop_rx.clone()));
         }
         for _ in 0..act_pollers {
-            loops.spawn(activity_poller(shared.clone(), stop_rx.clone()));
+            loops.spawn(poller(shared.clone(), Kind::Activity, stop_rx.clone()));
         }
         shutdown.await;
         tracing::info!("worker shutting down: no new tasks, waiting for in-flight ones");
@@ -247,26 +247,31 @@ async fn poll_backoff(err: &ClientError, failures: &mut u32, stop: &mut watch::R
     }
 }
 
+#[derive(Clone, Copy)]
+enum Kind {
+    Workflow,
+    Activity,
+}
+
 /// Takes a slot, then polls; a task gets the slot and runs on its own tokio task.
-async fn workflow_poller(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+async fn poller(shared: Arc<Shared>, kind: Kind, mut stop: watch::Receiver<bool>) {
+    let slots = match kind {
+        Kind::Workflow => shared.wf_slots.clone(),
+        Kind::Activity => shared.act_slots.clone(),
+    };
     let mut failures = 0;
     loop {
         let slot = tokio::select! {
             _ = stopped(&mut stop) => return,
-            s = shared.wf_slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => return },
+            s = slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => return },
         };
         let polled = tokio::select! {
             _ = stopped(&mut stop) => return,
-            r = shared.client.poll_workflow_task(&shared.poll) => r,
+            r = take_task(&shared, kind, slot) => r,
         };
         match polled {
-            Ok(None) => failures = 0,
-            Ok(Some(task)) => {
-                failures = 0;
-                tokio::spawn(workflow_task::handle(shared.clone(), task, slot));
-            }
+            Ok(()) => failures = 0,
             Err(e) => {
-                drop(slot);
                 if !poll_backoff(&e, &mut failures, &mut stop).await {
                     return;
                 }
@@ -275,29 +280,19 @@ async fn workflow_poller(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn activity_poller(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut failures = 0;
-    loop {
-        let slot = tokio::select! {
-            _ = stopped(&mut stop) => return,
-            s = shared.act_slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => return },
-        };
-        let polled = tokio::select! {
-            _ = stopped(&mut stop) => return,
-            r = shared.client.poll_activity_task(&shared.poll) => r,
-        };
-        match polled {
-            Ok(None) => failures = 0,
-            Ok(Some(task)) => {
-                failures = 0;
-                tokio::spawn(activity_task::run(shared.clone(), task, slot));
+/// One long poll; a task it brings starts on `slot` (which is released if none comes).
+async fn take_task(shared: &Arc<Shared>, kind: Kind, slot: OwnedSemaphorePermit) -> Result<(), ClientError> {
+    match kind {
+        Kind::Workflow => {
+            if let Some(task) = shared.client.poll_workflow_task(&shared.poll).await? {
+                tokio::spawn(workflow_task::handle(shared.clone(), task, slot));
             }
-            Err(e) => {
-                drop(slot);
-                if !poll_backoff(&e, &mut failures, &mut stop).await {
-                    return;
-                }
+        }
+        Kind::Activity => {
+            if let Some(task) = shared.client.poll_activity_task(&shared.poll).await? {
+                tokio::spawn(activity_task::run(shared.clone(), task, slot));
             }
         }
     }
+    Ok(())
 }

@@ -10,22 +10,53 @@
 //! batch's COMMIT returned covers that batch and everything before it. A later batch that
 //! builds on an earlier one (a poll claiming a task created just before) is answered after
 //! its own fsync, which covers both. A process crash loses nothing the kernel has; a power
-//! loss can drop only commits nobody was answered for. Read connections may see a commit
-//! during its fsync (about a millisecond) before its callers are answered.
+//! loss can drop only commits nobody was answered for. Read connections can see a commit
+//! while its fsync runs, so readers wait on the [`Watermark`] before answering anything.
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::error::{EngineError, Result};
 use crate::notify::Notifier;
 use crate::processor::{Notes, Response};
 
+/// How far commits and fsyncs have got, so a read can wait until what it saw is durable.
+pub struct Watermark {
+    /// Number of the last batch the writer started to COMMIT (set before COMMIT, so a reader
+    /// that can see a batch's rows always sees its number too).
+    committed: AtomicU64,
+    /// Number of the last batch whose fsync finished.
+    durable: watch::Sender<u64>,
+}
+
+impl Watermark {
+    pub fn new() -> Arc<Watermark> {
+        Arc::new(Watermark { committed: AtomicU64::new(0), durable: watch::channel(0).0 })
+    }
+
+    fn next_batch(&self) -> u64 {
+        self.committed.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Waits until every batch committed so far is durable. Call it after a read and before
+    /// answering with what the read saw.
+    pub async fn durable_now(&self) {
+        let target = self.committed.load(Ordering::SeqCst);
+        let mut rx = self.durable.subscribe();
+        // An error means the writer is gone (shutdown): nothing more will become durable.
+        let _ = rx.wait_for(|d| *d >= target).await;
+    }
+}
+
 /// A batch committed to the WAL, waiting for its fsync.
 pub struct Committed {
+    /// Its number from [`Syncer::next_batch`].
+    pub number: u64,
     pub replies: Vec<(oneshot::Sender<Result<Response>>, Result<Response>)>,
     pub notes: Notes,
 }
@@ -35,13 +66,21 @@ pub struct Committed {
 pub struct Syncer {
     tx: mpsc::Sender<Committed>,
     thread: std::thread::JoinHandle<()>,
+    watermark: Arc<Watermark>,
 }
 
 impl Syncer {
-    pub fn spawn(wal: PathBuf, notifier: Arc<Notifier>) -> std::io::Result<Syncer> {
+    pub fn spawn(wal: PathBuf, notifier: Arc<Notifier>, watermark: Arc<Watermark>) -> std::io::Result<Syncer> {
         let (tx, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new().name("faultline-fsync".into()).spawn(move || run(&wal, &rx, &notifier))?;
-        Ok(Syncer { tx, thread })
+        let marks = watermark.clone();
+        let thread =
+            std::thread::Builder::new().name("faultline-fsync".into()).spawn(move || run(&wal, &rx, &notifier, &marks))?;
+        Ok(Syncer { tx, thread, watermark })
+    }
+
+    /// Numbers the batch about to be committed; it must then be handed over, committed or not.
+    pub fn next_batch(&self) -> u64 {
+        self.watermark.next_batch()
     }
 
     pub fn hand_over(&self, batch: Committed) {
@@ -58,12 +97,20 @@ impl Syncer {
     }
 }
 
-fn run(wal: &std::path::Path, rx: &mpsc::Receiver<Committed>, notifier: &Notifier) {
+fn run(wal: &std::path::Path, rx: &mpsc::Receiver<Committed>, notifier: &Notifier, watermark: &Watermark) {
     let mut file: Option<File> = None;
     while let Ok(first) = rx.recv() {
         // Everything committed so far is covered by one fsync (group commit of the fsyncs).
         let batches: Vec<Committed> = std::iter::once(first).chain(rx.try_iter()).collect();
-        match sync(wal, &mut file) {
+        let last = batches.iter().map(|b| b.number).max().unwrap_or(0);
+        let synced = sync(wal, &mut file);
+        // Also after a failed fsync: readers must not hang; the error is logged and answered.
+        watermark.durable.send_if_modified(|d| {
+            let moved = last > *d;
+            *d = (*d).max(last);
+            moved
+        });
+        match synced {
             Ok(()) => {
                 let mut notes = Notes::default();
                 for batch in batches {

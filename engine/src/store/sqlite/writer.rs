@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::notify::Notifier;
 use crate::processor::{Notes, Processor, Request, Response};
-use crate::store::sqlite::durable::{Committed, Syncer};
+use crate::store::sqlite::durable::{Committed, Syncer, Watermark};
 use crate::store::sqlite::tx::SqliteTx;
 
 pub const MAX_BATCH: usize = 512;
@@ -52,10 +52,11 @@ pub fn spawn(
     path: &Path,
     clock: Arc<dyn Clock>,
     notifier: Arc<Notifier>,
+    watermark: Arc<Watermark>,
 ) -> Result<(WriterHandle, std::thread::JoinHandle<()>)> {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
-    let syncer = Syncer::spawn(wal.into(), notifier)
+    let syncer = Syncer::spawn(wal.into(), notifier, watermark)
         .map_err(|e| EngineError::Store(format!("cannot start the fsync thread: {e}")))?;
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = std::thread::Builder::new()
@@ -99,14 +100,16 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>, clock: &dyn Clock, syncer: &
         Err(e) => return fail_all(conn, replies, e),
     };
     let applied = started.elapsed();
+    let number = syncer.next_batch();
     match conn.execute_batch("COMMIT") {
         Ok(()) => {
             tracing::trace!(requests = results.len(), ?applied, total = ?started.elapsed(), "group commit");
-            syncer.hand_over(Committed { replies: replies.into_iter().zip(results).collect(), notes });
+            syncer.hand_over(Committed { number, replies: replies.into_iter().zip(results).collect(), notes });
         }
         Err(e) => {
             tracing::error!(error = %e, "commit failed; the whole batch is rolled back");
             fail_all(conn, replies, e.into());
+            syncer.hand_over(Committed { number, replies: Vec::new(), notes: Notes::default() });
         }
     }
 }
