@@ -150,3 +150,59 @@ fn fail(batch: Committed, msg: &str) {
         let _ = reply.send(Err(EngineError::Store(msg.to_string())));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    fn batch(number: u64) -> (Committed, oneshot::Receiver<Result<Response>>) {
+        let (reply, answer) = oneshot::channel();
+        (Committed { number, replies: vec![(reply, Ok(Response::Done))], notes: Notes::default() }, answer)
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_answered_and_readable_only_after_its_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("engine.db-wal");
+        std::fs::write(&wal, b"frames").unwrap();
+        let marks = Watermark::new();
+        let syncer = Syncer::spawn(wal, Arc::new(Notifier::new(0)), marks.clone()).unwrap();
+
+        let number = syncer.next_batch();
+        let mut reader = tokio::spawn({
+            let marks = marks.clone();
+            async move { marks.durable_now().await }
+        });
+        // Committed but not yet handed over for its fsync: a read that could see it must wait.
+        let early = tokio::time::timeout(Duration::from_millis(200), &mut reader).await;
+        assert!(early.is_err(), "a read returned before the batch it could see was durable");
+
+        let (committed, answer) = batch(number);
+        syncer.hand_over(committed);
+        let answered = tokio::time::timeout(DEADLINE, answer).await.expect("answered within the deadline");
+        assert!(matches!(answered, Ok(Ok(Response::Done))));
+        tokio::time::timeout(DEADLINE, reader).await.expect("the read finished once durable").unwrap();
+        syncer.finish();
+    }
+
+    #[tokio::test]
+    async fn a_failed_fsync_is_answered_as_an_error_and_does_not_hang_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let marks = Watermark::new();
+        // No WAL file at that path: the fsync cannot happen.
+        let syncer = Syncer::spawn(dir.path().join("missing-wal"), Arc::new(Notifier::new(0)), marks.clone()).unwrap();
+        let (committed, answer) = batch(syncer.next_batch());
+        syncer.hand_over(committed);
+        let answered = tokio::time::timeout(DEADLINE, answer).await.expect("answered within the deadline");
+        match answered {
+            Ok(Err(EngineError::Store(msg))) => assert!(msg.contains("fsync"), "{msg}"),
+            other => panic!("expected a store error naming the fsync, got {other:?}"),
+        }
+        tokio::time::timeout(DEADLINE, marks.durable_now()).await.expect("reads go on after a failed fsync");
+        syncer.finish();
+    }
+}
