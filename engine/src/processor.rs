@@ -244,6 +244,7 @@ impl<'a, S: StoreTx> Processor<'a, S> {
                             workflow_id: r.workflow_id,
                             run_id: existing,
                             started: false,
+                            result: None,
                         }),
                         IdConflictPolicy::Fail => Err(EngineError::Conflict(format!(
                             "workflow {} already has a running run {existing}; wait for it to close, \
@@ -271,7 +272,7 @@ impl<'a, S: StoreTx> Processor<'a, S> {
             random_seed: rand::random(),
         };
         self.create_run(params)?;
-        Ok(StartWorkflowResponse { workflow_id: r.workflow_id, run_id, started: true })
+        Ok(StartWorkflowResponse { workflow_id: r.workflow_id, run_id, started: true, result: None })
     }
 
     fn create_run(&mut self, params: StartParams) -> Result<()> {

@@ -181,6 +181,7 @@ async fn start_and_wait(s: &Slots, id: &str, until: Instant) -> Fate {
     let mut opts = StartOptions::new(id, workload::TASK_QUEUE);
     opts.id_conflict = IdConflictPolicy::UseExisting;
     let mut tries = 0u32;
+    let mut early = None;
     loop {
         if tries > 0 {
             match s.client.describe(id).await {
@@ -197,8 +198,14 @@ async fn start_and_wait(s: &Slots, id: &str, until: Instant) -> Fate {
                 Err(e) => return Fate::Failed(format!("{id}: describe failed: {e}")),
             }
         }
-        match s.client.start_workflow(opts.clone(), s.workload.workflow_type(), &s.input).await {
-            Ok(_) => break,
+        // Start and wait in one round trip; after a failure (an engine kill), the workflow may
+        // exist already, which the describe above finds, and the result is awaited below.
+        let left = until.saturating_duration_since(Instant::now());
+        match s.client.execute_workflow_raw(opts.clone(), s.workload.workflow_type(), &s.input, left).await {
+            Ok(started) => {
+                early = started.result;
+                break;
+            }
             Err(e) if transient(&e) => {
                 if Instant::now() > until {
                     return Fate::Lost(format!("{id}: never started: {e}"));
@@ -214,10 +221,12 @@ async fn start_and_wait(s: &Slots, id: &str, until: Instant) -> Fate {
     let mut tries = 0u32;
     let fate = loop {
         let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break Fate::Lost(format!("{id}: no result within {:?}", s.deadline));
-        }
-        match s.client.result_raw(id, left).await {
+        let waited = match early.take() {
+            Some(r) => Ok(r),
+            None if left.is_zero() => break Fate::Lost(format!("{id}: no result within {:?}", s.deadline)),
+            None => s.client.result_raw(id, left).await,
+        };
+        match waited {
             Ok(r) if r.status == WorkflowStatus::Completed && r.result.as_ref() == Some(&s.input) => break Fate::Completed,
             Ok(r) if r.status == WorkflowStatus::Completed => {
                 break Fate::Failed(format!("{id}: completed with a wrong result {:?}", r.result))

@@ -25,6 +25,9 @@ pub struct StartWorkflowResponse {
     pub run_id: String,
     /// False when an existing run was returned instead of starting a new one.
     pub started: bool,
+    /// With `?wait_ms=N`: how the workflow ended, if it did within the wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<WorkflowResultResponse>,
 }
 
 /// `POST /api/v1/workflows/{workflow_id}/signal`

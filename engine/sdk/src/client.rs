@@ -114,6 +114,40 @@ impl Client {
         self.call(Method::POST, paths::WORKFLOWS, Some(&req)).await
     }
 
+    /// Starts a workflow and waits up to `wait` for its result in the same request; the
+    /// answer's `result` is set when it closed within the wait (see [`Client::execute_workflow`]).
+    pub async fn execute_workflow_raw<I: Serialize + ?Sized>(
+        &self,
+        opts: StartOptions,
+        workflow_type: &str,
+        input: &I,
+        wait: Duration,
+    ) -> Result<StartWorkflowResponse, ClientError> {
+        let req = start_request(opts, workflow_type, input)?;
+        let wait = wait.min(MAX_RESULT_WAIT);
+        let path = format!("{}?wait_ms={}", paths::WORKFLOWS, wait.as_millis());
+        let resp = self.send(Method::POST, &path, Some(&req), wait + LONG_POLL_SLACK).await?;
+        decode(check(resp).await?, &path)
+    }
+
+    /// Starts a workflow and waits up to `timeout` for its result, decoded as `T`: one round
+    /// trip when it finishes within 30 s. Errors as [`Client::result`].
+    pub async fn execute_workflow<I: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        opts: StartOptions,
+        workflow_type: &str,
+        input: &I,
+        timeout: Duration,
+    ) -> Result<T, ClientError> {
+        let deadline = Instant::now() + timeout;
+        let started = self.execute_workflow_raw(opts, workflow_type, input, timeout).await?;
+        let r = match started.result {
+            Some(r) => r,
+            None => self.result_raw(&started.workflow_id, deadline.saturating_duration_since(Instant::now())).await?,
+        };
+        self.typed_result(r)
+    }
+
     pub async fn signal<P: Serialize + ?Sized>(
         &self,
         workflow_id: &str,
@@ -198,12 +232,17 @@ impl Client {
     /// without completing gives [`ClientError::WorkflowFailed`].
     pub async fn result<T: DeserializeOwned>(&self, workflow_id: &str, timeout: Duration) -> Result<T, ClientError> {
         let r = self.result_raw(workflow_id, timeout).await?;
+        self.typed_result(r)
+    }
+
+    /// A closed workflow's result as `T`, or why there is none.
+    fn typed_result<T: DeserializeOwned>(&self, r: WorkflowResultResponse) -> Result<T, ClientError> {
         if r.status != WorkflowStatus::Completed {
             return Err(ClientError::WorkflowFailed { workflow_id: r.workflow_id, status: r.status, failure: r.failure });
         }
         let v = r.result.unwrap_or(serde_json::Value::Null);
         serde_json::from_value(v).map_err(|e| ClientError::Decode {
-            url: format!("{}{}", self.base, paths::result(workflow_id)),
+            url: format!("{}{}", self.base, paths::result(&r.workflow_id)),
             message: format!("workflow result does not match the requested type: {e}"),
         })
     }

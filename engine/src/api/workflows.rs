@@ -37,12 +37,25 @@ fn unexpected() -> ApiError {
     EngineError::Store("unexpected writer response".into()).into()
 }
 
-pub async fn start(State(engine): State<Engine>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<StartWorkflowResponse>> {
+/// Starts a run. With `?wait_ms=N` the answer also waits up to N ms for the result (start and
+/// result in one round trip, the way an SDK's "execute workflow" is used).
+pub async fn start(
+    State(engine): State<Engine>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<StartWorkflowResponse>> {
+    let wait_ms = wait_ms(&query(q)?)?;
     let req: StartWorkflowRequest = parse_body(body)?;
-    match engine.exec(Request::Start(req)).await? {
-        Response::Started(r) => Ok(Json(r)),
-        _ => Err(unexpected()),
+    let mut started = match engine.exec(Request::Start(req)).await? {
+        Response::Started(r) => r,
+        _ => return Err(unexpected()),
+    };
+    if wait_ms > 0 {
+        if let Waited::Closed(result) = wait_for_result(&engine, &started.workflow_id, wait_ms).await? {
+            started.result = Some(result);
+        }
     }
+    Ok(Json(started))
 }
 
 pub async fn signal_with_start(
@@ -235,18 +248,35 @@ pub async fn result(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<(StatusCode, Json<WorkflowResultResponse>)> {
     let id = path(id)?;
-    let q = query(q)?;
+    let wait_ms = wait_ms(&query(q)?)?;
+    Ok(match wait_for_result(&engine, &id, wait_ms).await? {
+        Waited::Closed(body) => (StatusCode::OK, Json(body)),
+        Waited::Running(body) => (StatusCode::ACCEPTED, Json(body)),
+    })
+}
+
+/// `wait_ms` of a query, capped at [`MAX_RESULT_WAIT_MS`]; 0 when absent.
+fn wait_ms(q: &HashMap<String, String>) -> ApiResult<u64> {
     let wait_ms = match q.get("wait_ms") {
         Some(w) => w.parse::<u64>().map_err(|_| ApiError::bad_request("wait_ms must be a non-negative integer"))?,
         None => 0,
-    }
-    .min(MAX_RESULT_WAIT_MS);
+    };
+    Ok(wait_ms.min(MAX_RESULT_WAIT_MS))
+}
+
+enum Waited {
+    Closed(WorkflowResultResponse),
+    Running(WorkflowResultResponse),
+}
+
+/// Waits up to `wait_ms` for the chain of runs of `id` to close.
+async fn wait_for_result(engine: &Engine, id: &str, wait_ms: u64) -> ApiResult<Waited> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
     let mut shutdown = engine.shutdown_signal();
-    let answer = loop {
+    loop {
         // Subscribed before reading: a close committed after the read still reaches us.
-        let mut closed = engine.notifier().closed(&id);
-        let s = load_run(&engine, id.clone(), None).await?;
+        let mut closed = engine.notifier().closed(id);
+        let s = load_run(engine, id.to_string(), None).await?;
         let body = WorkflowResultResponse {
             workflow_id: s.workflow_id.clone(),
             run_id: s.run_id.clone(),
@@ -255,27 +285,26 @@ pub async fn result(
             failure: s.failure.clone(),
         };
         if is_final(body.status) {
-            break (StatusCode::OK, Json(body));
+            return Ok(Waited::Closed(body));
         }
-        let running = (StatusCode::ACCEPTED, Json(WorkflowResultResponse { status: WorkflowStatus::Running, ..body }));
+        let running = Waited::Running(WorkflowResultResponse { status: WorkflowStatus::Running, ..body });
         tokio::select! {
             changed = closed.changed() => {
                 // The outcome rides on the wake-up: no second read of the store.
                 let outcome = if changed.is_ok() { closed.borrow_and_update().clone() } else { None };
                 match outcome {
-                    Some(o) if is_final(o.status) => break (StatusCode::OK, Json((*o).clone())),
+                    Some(o) if is_final(o.status) => return Ok(Waited::Closed((*o).clone())),
                     _ => continue, // continued as new: wait for the next run
                 }
             }
             _ = tokio::time::sleep_until(deadline) => {
                 drop(closed);
-                engine.notifier().forget_closed_waiter(&id);
-                break running;
+                engine.notifier().forget_closed_waiter(id);
+                return Ok(running);
             }
-            _ = shutdown.changed() => break running,
+            _ = shutdown.changed() => return Ok(running),
         }
-    };
-    Ok(answer)
+    }
 }
 
 /// A run status after which the workflow has a result (continue-as-new hands over to a next run).
