@@ -319,6 +319,32 @@ async fn pollers_are_visible_and_result_waits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_with_wait_answers_with_the_result() {
+    let e = engine().await;
+    let c = &e.c;
+    let req = |id: &str| json!({ "workflow_id": id, "workflow_type": "T", "task_queue": "exec", "input": null });
+    // Nothing runs it: the wait ends and the answer is a plain start, without a result.
+    let (s, v) = c.post(&format!("{}?wait_ms=50", paths::WORKFLOWS), &req("idle")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let idle: StartWorkflowResponse = serde_json::from_value(v).unwrap();
+    assert!(idle.started && idle.result.is_none(), "{idle:?}");
+    assert!(c.next_wft("exec").await.workflow_id == "idle");
+
+    let c2 = c.clone();
+    let execute = tokio::spawn(async move { c2.post(&format!("{}?wait_ms=10000", paths::WORKFLOWS), &req("exec-1")).await });
+    let t = c.next_wft("exec").await;
+    assert_eq!(t.workflow_id, "exec-1");
+    c.complete_wft(&t.task_token, vec![Command::CompleteWorkflow { result: json!("done") }]).await;
+    let (s, v) = tokio::time::timeout(Duration::from_secs(5), execute).await.unwrap().unwrap();
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let done: StartWorkflowResponse = serde_json::from_value(v).unwrap();
+    let result = done.result.expect("the run closed within the wait");
+    assert_eq!((result.status, result.result), (WorkflowStatus::Completed, Some(json!("done"))));
+    let (s, v) = c.post(&format!("{}?wait_ms=soon", paths::WORKFLOWS), &json!({})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_signals_and_markers() {
     let e = engine().await;
     let c = &e.c;
