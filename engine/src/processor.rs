@@ -161,16 +161,19 @@ impl<'a, S: StoreTx> Processor<'a, S> {
             }
             Request::ToTaskRun { token, input, eager } => {
                 let run_id = state::token_run_id(&token)?.to_string();
-                if self.load_run(&run_id)?.is_none() {
+                let Some(state) = self.load_run(&run_id)? else {
                     return Err(EngineError::StaleToken(format!(
                         "task token names run {run_id}, which this engine does not know; drop the task"
                     )));
-                }
-                let t = self.apply_to(&run_id, input)?;
-                let eager = match eager {
-                    Some(e) => self.claim_eager(&run_id, &t.new_tasks, &e)?,
+                };
+                let mut t = state::apply(&state, input, self.now)?;
+                let claims = match &eager {
+                    Some(e) => take_eager_claims(&mut t.new_tasks, e),
                     None => Vec::new(),
                 };
+                let t = self.commit(t)?;
+                let worker = eager.map(|e| e.worker).unwrap_or_default();
+                let eager = self.start_claimed(&run_id, claims, &worker)?;
                 Response::Reported { output: t.output, eager }
             }
             Request::Poll { kind, queue, worker } => Response::Polled(self.poll(kind, &queue, worker)?),
@@ -300,34 +303,26 @@ impl<'a, S: StoreTx> Processor<'a, S> {
         Ok(None)
     }
 
-    /// Claims, for the reporting worker, the tasks its report just created on its queue: each
-    /// is started here (its `*_started` event joins this transaction) instead of waking a
-    /// poller, which would cost a round trip and a commit more.
-    fn claim_eager(&mut self, run_id: &str, created: &[NewTask], eager: &EagerRequest) -> Result<Vec<Polled>> {
-        let mut activities = eager.activities;
-        let mut workflow_task = eager.workflow_task;
-        let mut claimed = Vec::new();
-        for task in created.iter().filter(|t| t.task_queue == eager.task_queue) {
+    /// Starts, for the reporting worker, the tasks its report just created on its queue
+    /// ([`take_eager_claims`]): each `*_started` event joins this transaction instead of a
+    /// poller being woken, which would cost a round trip and a commit more. Their task rows
+    /// were never written; one that cannot start here (it should not happen) gets its row now,
+    /// so it is dispatched the usual way.
+    fn start_claimed(&mut self, run_id: &str, claims: Vec<NewTask>, worker: &str) -> Result<Vec<Polled>> {
+        let mut claimed = Vec::with_capacity(claims.len());
+        for task in claims {
             let input = match task.kind {
-                TaskKind::Activity if activities > 0 => {
-                    activities -= 1;
-                    Input::ActivityStart { seq: task.seq, worker: eager.worker.clone() }
-                }
-                TaskKind::Workflow if workflow_task => {
-                    workflow_task = false;
-                    Input::WorkflowTaskStart { worker: eager.worker.clone() }
-                }
-                _ => continue,
+                TaskKind::Activity => Input::ActivityStart { seq: task.seq, worker: worker.to_string() },
+                TaskKind::Workflow => Input::WorkflowTaskStart { worker: worker.to_string() },
             };
-            if !self.store.take_task(task.kind, run_id, task.seq)? {
-                continue;
-            }
-            let t = self.apply_to(run_id, input)?;
-            if let Some(n) = self.notes.queues.get_mut(&(task.kind, task.task_queue.clone())) {
-                *n = n.saturating_sub(1); // no poller needs waking for it
-            }
-            if t.output != Output::None {
-                claimed.push(self.claimed(run_id, t)?);
+            match self.apply_to(run_id, input) {
+                Ok(t) if t.output != Output::None => claimed.push(self.claimed(run_id, t)?),
+                Err(EngineError::Store(e)) => return Err(EngineError::Store(e)),
+                other => {
+                    tracing::warn!(%run_id, seq = task.seq, outcome = ?other.err(), "an eager task did not start; queued it");
+                    self.store.put_task(run_id, &task)?;
+                    *self.notes.queues.entry((task.kind, task.task_queue)).or_default() += 1;
+                }
             }
         }
         Ok(claimed)
@@ -478,4 +473,34 @@ fn not_found(workflow_id: &str) -> EngineError {
     EngineError::NotFound(format!(
         "no workflow with id {workflow_id:?}; GET /api/v1/workflows lists the known ones"
     ))
+}
+
+/// Takes out of a report's new tasks those the reporting worker asked to receive with the
+/// answer (eager dispatch): on its queue, at most `activities` activities and one workflow
+/// task. They are started in the same transaction, so their rows are never written.
+fn take_eager_claims(new_tasks: &mut Vec<NewTask>, eager: &EagerRequest) -> Vec<NewTask> {
+    let mut activities = eager.activities;
+    let mut workflow_task = eager.workflow_task;
+    let mut claims = Vec::new();
+    new_tasks.retain(|task| {
+        if task.task_queue != eager.task_queue {
+            return true;
+        }
+        let take = match task.kind {
+            TaskKind::Activity if activities > 0 => {
+                activities -= 1;
+                true
+            }
+            TaskKind::Workflow if workflow_task => {
+                workflow_task = false;
+                true
+            }
+            _ => false,
+        };
+        if take {
+            claims.push(task.clone());
+        }
+        !take
+    });
+    claims
 }

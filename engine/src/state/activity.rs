@@ -62,11 +62,13 @@ pub fn schedule(b: &mut Builder, seq: u64, activity_type: String, input: Payload
 pub fn dispatch_attempt(b: &mut Builder, seq: u64) {
     let now = b.now;
     let Some(a) = b.t.state.activities.get_mut(&seq) else { return };
-    a.status = PendingActivityState::Scheduled;
     a.next_retry_at_ms = None;
+    let was_backoff = std::mem::replace(&mut a.status, PendingActivityState::Scheduled) == PendingActivityState::Backoff;
     let (queue, attempt, s2s) = (a.task_queue.clone(), a.attempt, a.options.schedule_to_start_timeout_ms);
     b.t.new_tasks.push(NewTask { kind: TaskKind::Activity, task_queue: queue, seq });
-    b.cancel_timer(TimerKind::ActivityRetry { seq });
+    if was_backoff {
+        b.cancel_timer(TimerKind::ActivityRetry { seq });
+    }
     if let Some(ms) = s2s {
         b.timer(TimerKind::ActivityScheduleToStart { seq, attempt }, now.saturating_add(ms as i64));
     }
@@ -87,7 +89,9 @@ pub fn start(b: &mut Builder, seq: u64, worker: String) -> Result<()> {
     a.last_heartbeat_at_ms = None;
     let a = a.clone();
     b.event(EventKind::ActivityStarted { seq, attempt: a.attempt, worker: worker.clone() });
-    b.cancel_timer(TimerKind::ActivityScheduleToStart { seq, attempt: a.attempt });
+    if a.options.schedule_to_start_timeout_ms.is_some() {
+        b.cancel_timer(TimerKind::ActivityScheduleToStart { seq, attempt: a.attempt });
+    }
     let mut deadline = a.schedule_to_close_deadline_ms;
     if let Some(ms) = start_to_close_ms(&a.options) {
         let d = now.saturating_add(ms as i64);
@@ -141,12 +145,44 @@ fn check_token(b: &Builder, token: &str) -> Result<u64> {
     }
 }
 
-fn cancel_activity_timers(b: &mut Builder, seq: u64, attempt: u32) {
-    b.cancel_timer(TimerKind::ActivityRetry { seq });
-    b.cancel_timer(TimerKind::ActivityScheduleToStart { seq, attempt });
-    b.cancel_timer(TimerKind::ActivityStartToClose { seq, attempt });
-    b.cancel_timer(TimerKind::ActivityScheduleToClose { seq });
-    b.cancel_timer(TimerKind::ActivityHeartbeat { seq, attempt });
+/// The timers an activity in this state has armed. Only those are cancelled: each cancel is a
+/// delete in the store, and an activity usually has one timer armed, not five.
+fn armed_timers(a: &ActivityState) -> Vec<TimerKind> {
+    let (seq, attempt) = (a.seq, a.attempt);
+    let mut armed = Vec::with_capacity(2);
+    if a.schedule_to_close_deadline_ms.is_some() {
+        armed.push(TimerKind::ActivityScheduleToClose { seq });
+    }
+    let s2s = a.options.schedule_to_start_timeout_ms.is_some();
+    let running = start_to_close_ms(&a.options).is_some();
+    let heartbeat = a.options.heartbeat_timeout_ms.is_some();
+    let (s2s, running, heartbeat, retry) = match a.status {
+        PendingActivityState::Scheduled => (s2s, false, false, false),
+        PendingActivityState::Started => (false, running, heartbeat, false),
+        PendingActivityState::Backoff => (false, false, false, true),
+        // Not a state the engine keeps; cancel everything it could have armed.
+        PendingActivityState::CancelRequested => (s2s, running, heartbeat, true),
+    };
+    if retry {
+        armed.push(TimerKind::ActivityRetry { seq });
+    }
+    if s2s {
+        armed.push(TimerKind::ActivityScheduleToStart { seq, attempt });
+    }
+    if running {
+        armed.push(TimerKind::ActivityStartToClose { seq, attempt });
+    }
+    if heartbeat {
+        armed.push(TimerKind::ActivityHeartbeat { seq, attempt });
+    }
+    armed
+}
+
+/// Cancels every timer of `a` (its state before this transition changed it).
+fn cancel_activity_timers(b: &mut Builder, a: &ActivityState) {
+    for kind in armed_timers(a) {
+        b.cancel_timer(kind);
+    }
 }
 
 fn end_attempt(b: &mut Builder, a: &ActivityState, outcome: &str, failure: Option<Failure>, next: Option<i64>) {
@@ -168,7 +204,7 @@ pub fn complete(b: &mut Builder, token: &str, result: Payload) -> Result<()> {
     let seq = check_token(b, token)?;
     let Some(a) = b.t.state.activities.remove(&seq) else { return Err(stale("activity")) };
     end_attempt(b, &a, "completed", None, None);
-    cancel_activity_timers(b, seq, a.attempt);
+    cancel_activity_timers(b, &a);
     b.event(EventKind::ActivityCompleted { seq, attempt: a.attempt, result });
     b.want_wft();
     Ok(())
@@ -201,7 +237,7 @@ fn attempt_failed(b: &mut Builder, seq: u64, why: std::result::Result<TimeoutKin
             end_attempt(b, &a, "canceled", Some(failure), None);
         }
         b.t.state.activities.remove(&seq);
-        cancel_activity_timers(b, seq, a.attempt);
+        cancel_activity_timers(b, &a);
         b.event(EventKind::ActivityCanceled { seq });
         b.want_wft();
         return;
@@ -223,15 +259,18 @@ fn attempt_failed(b: &mut Builder, seq: u64, why: std::result::Result<TimeoutKin
     if was_started {
         end_attempt(b, &a, outcome, Some(failure.clone()), next_retry);
     }
-    b.cancel_timer(TimerKind::ActivityStartToClose { seq, attempt: a.attempt });
-    b.cancel_timer(TimerKind::ActivityHeartbeat { seq, attempt: a.attempt });
-    b.cancel_timer(TimerKind::ActivityScheduleToStart { seq, attempt: a.attempt });
     match why {
         Err(failure) => b.event(EventKind::ActivityFailed { seq, attempt: a.attempt, failure, next_retry_at_ms: next_retry }),
         Ok(timeout) => b.event(EventKind::ActivityTimedOut { seq, attempt: a.attempt, timeout, next_retry_at_ms: next_retry }),
     };
     match next_retry {
         Some(at) => {
+            // The schedule-to-close deadline spans all attempts: it stays armed.
+            for kind in armed_timers(&a) {
+                if !matches!(kind, TimerKind::ActivityScheduleToClose { .. }) {
+                    b.cancel_timer(kind);
+                }
+            }
             if let Some(s) = b.t.state.activities.get_mut(&seq) {
                 s.status = PendingActivityState::Backoff;
                 s.attempt += 1;
@@ -242,7 +281,7 @@ fn attempt_failed(b: &mut Builder, seq: u64, why: std::result::Result<TimeoutKin
         }
         None => {
             b.t.state.activities.remove(&seq);
-            cancel_activity_timers(b, seq, a.attempt);
+            cancel_activity_timers(b, &a);
             b.want_wft();
         }
     }
@@ -282,7 +321,7 @@ pub fn request_cancel(b: &mut Builder, seq: u64) {
         b.t.remove_tasks.push((TaskKind::Activity, seq));
     }
     b.t.state.activities.remove(&seq);
-    cancel_activity_timers(b, seq, a.attempt);
+    cancel_activity_timers(b, &a);
     b.event(EventKind::ActivityCanceled { seq });
     b.want_wft();
 }

@@ -5,7 +5,8 @@
 //! implement [`StoreTx`] over its own transaction and reuse everything else.
 //!
 //! Layout: [`sqlite`] opens the file and runs the versioned migrations, [`sqlite::tx`] implements
-//! [`StoreTx`], [`sqlite::writer`] is the single writer thread doing group commit, [`sqlite::durable`]
+//! [`StoreTx`], [`sqlite::writer`] is the single writer thread doing group commit (with the run
+//! states it keeps in [`sqlite::run_cache`]), [`sqlite::durable`]
 //! fsyncs each committed batch before its callers are answered, and
 //! [`sqlite::read`] holds the queries of the API.
 
@@ -14,7 +15,7 @@ pub mod sqlite;
 use faultline_proto::{EpochMillis, ScheduleInfo};
 
 use crate::error::Result;
-use crate::state::{RunState, TaskKind, TimerKind, Transition};
+use crate::state::{NewTask, RunState, TaskKind, TimerKind, Transition};
 
 /// A due timer row.
 #[derive(Debug, Clone)]
@@ -48,6 +49,8 @@ pub trait StoreTx {
     fn write_changes(&mut self, t: &Transition) -> Result<Option<u64>>;
     /// Upserts the run row (its indexed columns and the state).
     fn put_run(&mut self, s: &RunState) -> Result<()>;
+    /// Inserts a dispatchable task row for the run (a no-op if it is already queued).
+    fn put_task(&mut self, run_id: &str, task: &NewTask) -> Result<()>;
     /// Takes the oldest task of a queue (deleting its row), returning its run and seq.
     fn claim_task(&mut self, kind: TaskKind, queue: &str) -> Result<Option<(String, u64)>>;
     /// Takes one named task (deleting its row); false if it is not (or no longer) queued.

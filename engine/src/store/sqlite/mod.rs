@@ -15,6 +15,7 @@
 
 pub mod durable;
 pub mod read;
+pub mod run_cache;
 pub mod tx;
 pub mod writer;
 #[cfg(test)]

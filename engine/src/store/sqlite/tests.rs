@@ -6,6 +6,7 @@ use faultline_proto::{IdConflictPolicy, StartWorkflowRequest, WorkflowOptions};
 use rusqlite::Connection;
 use serde_json::json;
 
+use super::run_cache::RunCache;
 use super::tx::SqliteTx;
 use super::writer::{run_batch, run_one};
 use super::*;
@@ -33,10 +34,11 @@ fn a_transition_is_invisible_until_commit_then_complete() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let w = open_writer(&path).unwrap();
+    let mut cache = RunCache::default();
     let reader = Reader::new(&path);
     w.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut notes = Notes::default();
-    run_one(&w, start_req("a"), 1_000, &mut notes).unwrap();
+    run_one(&w, &mut cache, start_req("a"), 1_000, &mut notes).unwrap();
     // Written but not committed: a reader sees no event, no task, no timer.
     reader
         .with(|c| {
@@ -61,13 +63,14 @@ fn a_failing_request_rolls_back_alone_in_a_group_commit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let w = open_writer(&path).unwrap();
+    let mut cache = RunCache::default();
     w.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut notes = Notes::default();
-    assert!(run_one(&w, start_req("a"), 1, &mut notes).is_ok());
-    assert!(run_one(&w, start_req("a"), 2, &mut notes).is_err(), "second run of a running id");
+    assert!(run_one(&w, &mut cache, start_req("a"), 1, &mut notes).is_ok());
+    assert!(run_one(&w, &mut cache, start_req("a"), 2, &mut notes).is_err(), "second run of a running id");
     let bad = Request::ToWorkflow { workflow_id: "a".into(), input: crate::state::Input::RetryNow { seq: 7 } };
-    assert!(run_one(&w, bad, 3, &mut notes).is_err());
-    assert!(run_one(&w, start_req("b"), 4, &mut notes).is_ok());
+    assert!(run_one(&w, &mut cache, bad, 3, &mut notes).is_err());
+    assert!(run_one(&w, &mut cache, start_req("b"), 4, &mut notes).is_ok());
     w.execute_batch("COMMIT").unwrap();
     assert_eq!(count(&w, "runs"), 2);
     assert_eq!(count(&w, "events"), 4);
@@ -79,19 +82,21 @@ fn claims_take_each_task_once_and_state_survives_reopen() {
     let path = dir.path().join("s.db");
     {
         let w = open_writer(&path).unwrap();
+        let mut cache = RunCache::default();
         w.execute_batch("BEGIN IMMEDIATE").unwrap();
         let mut notes = Notes::default();
-        run_one(&w, start_req("a"), 1, &mut notes).unwrap();
+        run_one(&w, &mut cache, start_req("a"), 1, &mut notes).unwrap();
         let poll = Request::Poll { kind: TaskKind::Workflow, queue: "q".into(), worker: "w".into() };
-        assert!(matches!(run_one(&w, poll.clone(), 2, &mut notes).unwrap(), Response::Polled(Some(_))));
-        assert!(matches!(run_one(&w, poll, 3, &mut notes).unwrap(), Response::Polled(None)));
+        assert!(matches!(run_one(&w, &mut cache, poll.clone(), 2, &mut notes).unwrap(), Response::Polled(Some(_))));
+        assert!(matches!(run_one(&w, &mut cache, poll, 3, &mut notes).unwrap(), Response::Polled(None)));
         w.execute_batch("COMMIT").unwrap();
     }
     // Reopen: migrations are not re-applied, the run and its started task are there.
     let w = open_writer(&path).unwrap();
+    let mut cache = RunCache::default();
     let versions: i64 = w.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
     assert_eq!(versions, schema_version());
-    let mut tx = SqliteTx { conn: &w };
+    let mut tx = SqliteTx { conn: &w, cache: &mut cache };
     let run_id = tx.current_run_id("a").unwrap().unwrap();
     let state = tx.load_run(&run_id).unwrap().unwrap();
     assert_eq!(state.next_event_id, 4);
@@ -122,9 +127,10 @@ fn a_newer_schema_is_refused() {
 fn the_fast_path_keeps_rejections_that_wrote_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let w = open_writer(&dir.path().join("s.db")).unwrap();
+    let mut cache = RunCache::default();
     let bad = Request::ToWorkflow { workflow_id: "a".into(), input: crate::state::Input::RetryNow { seq: 7 } };
     let work = vec![(start_req("a"), 1), (start_req("a"), 2), (bad, 3), (start_req("b"), 4)];
-    let (results, notes) = run_batch(&w, &work, false).unwrap().expect("no request wrote and then failed");
+    let (results, notes) = run_batch(&w, &mut cache, &work, false).unwrap().expect("no request wrote and then failed");
     let ok: Vec<bool> = results.iter().map(|r| r.is_ok()).collect();
     assert_eq!(ok, [true, false, false, true]);
     w.execute_batch("COMMIT").unwrap();
@@ -136,6 +142,7 @@ fn the_fast_path_keeps_rejections_that_wrote_nothing() {
 fn a_request_failing_after_writes_makes_the_batch_rerun_with_savepoints() {
     let dir = tempfile::tempdir().unwrap();
     let w = open_writer(&dir.path().join("s.db")).unwrap();
+    let mut cache = RunCache::default();
     // The run row is written after the events: this start fails with its events already in.
     w.execute_batch(
         "CREATE TRIGGER boom BEFORE INSERT ON runs WHEN NEW.workflow_id = 'boom'
@@ -143,14 +150,44 @@ fn a_request_failing_after_writes_makes_the_batch_rerun_with_savepoints() {
     )
     .unwrap();
     let work = vec![(start_req("a"), 1), (start_req("boom"), 2), (start_req("b"), 3)];
-    assert!(run_batch(&w, &work, false).unwrap().is_none(), "the fast path must give up");
+    assert!(run_batch(&w, &mut cache, &work, false).unwrap().is_none(), "the fast path must give up");
     assert!(w.is_autocommit(), "and roll its transaction back");
     assert_eq!(count(&w, "events"), 0);
-    let (results, notes) = run_batch(&w, &work, true).unwrap().expect("savepoints isolate the failure");
+    let (results, notes) = run_batch(&w, &mut cache, &work, true).unwrap().expect("savepoints isolate the failure");
     let ok: Vec<bool> = results.iter().map(|r| r.is_ok()).collect();
     assert_eq!(ok, [true, false, true]);
     w.execute_batch("COMMIT").unwrap();
     // Nothing of the failed start survives, the others are complete.
     assert_eq!((count(&w, "runs"), count(&w, "events"), count(&w, "workflow_ids")), (2, 4, 2));
     assert_eq!(notes.queues.get(&(TaskKind::Workflow, "q".to_string())), Some(&2));
+}
+
+#[test]
+fn a_rolled_back_batch_leaves_no_state_in_the_run_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = open_writer(&dir.path().join("s.db")).unwrap();
+    let mut cache = RunCache::default();
+    let (results, _) = run_batch(&w, &mut cache, &[(start_req("a"), 1)], false).unwrap().unwrap();
+    assert!(results[0].is_ok());
+    w.execute_batch("COMMIT").unwrap();
+    assert_eq!(cache.len(), 1, "the new run is cached");
+    w.execute_batch(
+        "CREATE TRIGGER boom BEFORE INSERT ON runs WHEN NEW.workflow_id = 'boom'
+         BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+    )
+    .unwrap();
+    // The signal is applied (and cached) first; the failing start then rolls the batch back.
+    let signal = Request::ToWorkflow {
+        workflow_id: "a".into(),
+        input: crate::state::Input::Signal { name: "s".into(), payload: json!(1) },
+    };
+    let work = vec![(signal, 2), (start_req("boom"), 3)];
+    assert!(run_batch(&w, &mut cache, &work, false).unwrap().is_none());
+    let mut tx = SqliteTx { conn: &w, cache: &mut cache };
+    let run_id = tx.current_run_id("a").unwrap().unwrap();
+    let seen = tx.load_run(&run_id).unwrap().unwrap();
+    let mut fresh = RunCache::default();
+    let stored = SqliteTx { conn: &w, cache: &mut fresh }.load_run(&run_id).unwrap().unwrap();
+    assert_eq!(seen, stored, "the cache must not keep the rolled-back signal");
+    assert_eq!(stored.next_event_id, 3, "started and task scheduled only");
 }

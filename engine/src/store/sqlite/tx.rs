@@ -4,18 +4,28 @@ use faultline_proto::{EpochMillis, ScheduleInfo};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::Result;
-use crate::state::{RunState, TaskKind, TimerKind, Transition};
+use crate::state::{NewTask, RunState, TaskKind, TimerKind, Transition};
+use crate::store::sqlite::run_cache::RunCache;
 use crate::store::{DueTimer, StoreTx};
 
 pub struct SqliteTx<'a> {
     pub conn: &'a Connection,
+    /// The writer's run states; whoever rolls this transaction back must clear it.
+    pub cache: &'a mut RunCache,
 }
 
 impl StoreTx for SqliteTx<'_> {
     fn load_run(&mut self, run_id: &str) -> Result<Option<RunState>> {
+        if let Some(s) = self.cache.get(run_id) {
+            return Ok(Some(s.clone()));
+        }
         let mut st = self.conn.prepare_cached("SELECT state FROM runs WHERE run_id = ?1")?;
         let body: Option<String> = st.query_row([run_id], |r| r.get(0)).optional()?;
-        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
+        let state: Option<RunState> = body.map(|b| serde_json::from_str(&b)).transpose()?;
+        if let Some(s) = &state {
+            self.cache.put(s);
+        }
+        Ok(state)
     }
 
     fn current_run_id(&mut self, workflow_id: &str) -> Result<Option<String>> {
@@ -33,6 +43,16 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn put_run(&mut self, s: &RunState) -> Result<()> {
+        let history_length = (s.next_event_id - 1) as i64;
+        let body = serde_json::to_string(s)?;
+        // Same stored status: the indexed columns stay as they are, so only the row changes.
+        if self.cache.get(&s.run_id).is_some_and(|stored| stored.status == s.status) {
+            self.conn
+                .prepare_cached("UPDATE runs SET retrying = ?2, history_length = ?3, state = ?4 WHERE run_id = ?1")?
+                .execute(params![s.run_id, s.retrying_activities(), history_length, body])?;
+            self.cache.put(s);
+            return Ok(());
+        }
         let mut st = self.conn.prepare_cached(
             "INSERT INTO runs(run_id, workflow_id, workflow_type, task_queue, status, started_at_ms,
                               closed_at_ms, parent_workflow_id, retrying, history_length, state)
@@ -51,9 +71,10 @@ impl StoreTx for SqliteTx<'_> {
             s.closed_at_ms,
             s.parent.as_ref().map(|p| p.workflow_id.clone()),
             s.retrying_activities(),
-            (s.next_event_id - 1) as i64,
-            serde_json::to_string(s)?,
+            history_length,
+            body,
         ])?;
+        self.cache.put(s);
         Ok(())
     }
 
@@ -82,13 +103,8 @@ impl StoreTx for SqliteTx<'_> {
         for (kind, seq) in &t.remove_tasks {
             self.take_task(*kind, &s.run_id, *seq)?;
         }
-        {
-            let mut st = self.conn.prepare_cached(
-                "INSERT OR IGNORE INTO tasks(kind, task_queue, run_id, seq) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for task in &t.new_tasks {
-                st.execute(params![task.kind.as_i64(), task.task_queue, s.run_id, task.seq as i64])?;
-            }
+        for task in &t.new_tasks {
+            self.put_task(&s.run_id, task)?;
         }
         if t.closed {
             self.conn.prepare_cached("DELETE FROM tasks WHERE run_id = ?1")?.execute([&s.run_id])?;
@@ -103,6 +119,13 @@ impl StoreTx for SqliteTx<'_> {
             }
         }
         Ok(last_cursor)
+    }
+
+    fn put_task(&mut self, run_id: &str, task: &NewTask) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO tasks(kind, task_queue, run_id, seq) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![task.kind.as_i64(), task.task_queue, run_id, task.seq as i64])?;
+        Ok(())
     }
 
     fn claim_task(&mut self, kind: TaskKind, queue: &str) -> Result<Option<(String, u64)>> {

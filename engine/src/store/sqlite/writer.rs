@@ -23,6 +23,7 @@ use crate::error::{EngineError, Result};
 use crate::notify::Notifier;
 use crate::processor::{Notes, Processor, Request, Response};
 use crate::store::sqlite::durable::{Committed, Syncer, Watermark};
+use crate::store::sqlite::run_cache::RunCache;
 use crate::store::sqlite::tx::SqliteTx;
 
 pub const MAX_BATCH: usize = 512;
@@ -67,6 +68,7 @@ pub fn spawn(
 }
 
 fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, clock: Arc<dyn Clock>, syncer: Syncer) {
+    let mut cache = RunCache::default();
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -75,21 +77,21 @@ fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, clock: Arc<dyn Cl
                 Err(_) => break,
             }
         }
-        commit_batch(&conn, batch, clock.as_ref(), &syncer);
+        commit_batch(&conn, &mut cache, batch, clock.as_ref(), &syncer);
     }
     syncer.finish();
     tracing::info!("writer stopped");
 }
 
-fn commit_batch(conn: &Connection, batch: Vec<Job>, clock: &dyn Clock, syncer: &Syncer) {
+fn commit_batch(conn: &Connection, cache: &mut RunCache, batch: Vec<Job>, clock: &dyn Clock, syncer: &Syncer) {
     let started = std::time::Instant::now();
     // Each request keeps the time it was first run with, so a re-run sees the same clock.
     let (work, replies): (Vec<(Request, i64)>, Vec<_>) =
         batch.into_iter().map(|j| ((j.req, clock.now_ms()), j.reply)).unzip();
-    let done = match run_batch(conn, &work, false) {
+    let done = match run_batch(conn, cache, &work, false) {
         Ok(None) => {
             tracing::debug!(requests = work.len(), "a request failed; re-running the batch with savepoints");
-            run_batch(conn, &work, true).and_then(|d| {
+            run_batch(conn, cache, &work, true).and_then(|d| {
                 d.ok_or_else(|| EngineError::Store("a request failed outside its savepoint; retry it".into()))
             })
         }
@@ -97,7 +99,10 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>, clock: &dyn Clock, syncer: &
     };
     let (results, notes) = match done {
         Ok(d) => d,
-        Err(e) => return fail_all(conn, replies, e),
+        Err(e) => {
+            cache.clear();
+            return fail_all(conn, replies, e);
+        }
     };
     let applied = started.elapsed();
     let number = syncer.next_batch();
@@ -108,6 +113,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>, clock: &dyn Clock, syncer: &
         }
         Err(e) => {
             tracing::error!(error = %e, "commit failed; the whole batch is rolled back");
+            cache.clear();
             fail_all(conn, replies, e.into());
             syncer.hand_over(Committed { number, replies: Vec::new(), notes: Notes::default() });
         }
@@ -121,18 +127,26 @@ type Done = (Vec<Result<Response>>, Notes);
 /// fails before writing anything (a stale token, an unknown id: the usual rejections) leaves
 /// the transaction as if it never ran, which `total_changes` proves (an aborted statement is
 /// undone by SQLite's statement journal and not counted). With savepoints every request gets
-/// its own result.
-pub(crate) fn run_batch(conn: &Connection, work: &[(Request, i64)], savepoints: bool) -> Result<Option<Done>> {
+/// its own result. Any failed request clears the run cache: what it cached may be rolled back.
+pub(crate) fn run_batch(
+    conn: &Connection,
+    cache: &mut RunCache,
+    work: &[(Request, i64)],
+    savepoints: bool,
+) -> Result<Option<Done>> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let mut notes = Notes::default();
     let mut results = Vec::with_capacity(work.len());
     for (req, now) in work {
         let before = conn.total_changes();
         let result = if savepoints {
-            run_one(conn, req.clone(), *now, &mut notes)
+            run_one(conn, cache, req.clone(), *now, &mut notes)
         } else {
-            run_bare(conn, req.clone(), *now, &mut notes)
+            run_bare(conn, cache, req.clone(), *now, &mut notes)
         };
+        if result.is_err() {
+            cache.clear();
+        }
         if result.is_err() && conn.is_autocommit() {
             // SQLite dropped the whole transaction (disk full, I/O error): nothing to keep.
             return result.map(|_| None);
@@ -158,17 +172,23 @@ fn fail_all(conn: &Connection, replies: Vec<oneshot::Sender<Result<Response>>>, 
 
 /// Runs one request in the open transaction without a savepoint: on error the transaction
 /// holds its partial writes and must be rolled back by the caller.
-fn run_bare(conn: &Connection, req: Request, now: i64, notes: &mut Notes) -> Result<Response> {
-    let mut stx = SqliteTx { conn };
+fn run_bare(conn: &Connection, cache: &mut RunCache, req: Request, now: i64, notes: &mut Notes) -> Result<Response> {
+    let mut stx = SqliteTx { conn, cache };
     let mut p = Processor::new(&mut stx, now);
     let resp = p.execute(req)?;
     notes.merge(std::mem::take(&mut p.notes));
     Ok(resp)
 }
 
-pub(crate) fn run_one(conn: &Connection, req: Request, now: i64, notes: &mut Notes) -> Result<Response> {
+pub(crate) fn run_one(
+    conn: &Connection,
+    cache: &mut RunCache,
+    req: Request,
+    now: i64,
+    notes: &mut Notes,
+) -> Result<Response> {
     conn.execute_batch("SAVEPOINT req")?;
-    let mut stx = SqliteTx { conn };
+    let mut stx = SqliteTx { conn, cache: &mut *cache };
     let mut p = Processor::new(&mut stx, now);
     match p.execute(req) {
         Ok(resp) => {
@@ -178,6 +198,7 @@ pub(crate) fn run_one(conn: &Connection, req: Request, now: i64, notes: &mut Not
             Ok(resp)
         }
         Err(e) => {
+            cache.clear();
             conn.execute_batch("ROLLBACK TO req; RELEASE req")?;
             Err(e)
         }
