@@ -13,6 +13,9 @@ struct Run {
     clock: ManualClock,
     state: RunState,
     last: Option<Transition>,
+    /// The run's timer rows as the store would hold them: a fired timer's row is deleted
+    /// before its input is applied, then each transition cancels and arms.
+    timers: BTreeMap<String, TimerKind>,
 }
 
 impl Run {
@@ -34,11 +37,27 @@ impl Run {
             clock.now_ms(),
         );
         let state = t.state.clone();
-        Run { clock, state, last: Some(t) }
+        let mut run = Run { clock, state, last: None, timers: BTreeMap::new() };
+        run.keep_timer_rows(&t);
+        run.last = Some(t);
+        run
+    }
+
+    fn keep_timer_rows(&mut self, t: &Transition) {
+        for kind in &t.cancel_timers {
+            self.timers.remove(&kind.key());
+        }
+        for (kind, _) in &t.timers {
+            self.timers.insert(kind.key(), kind.clone());
+        }
     }
 
     fn apply(&mut self, input: Input) -> Result<&Transition> {
+        if let Input::TimerFired(kind) = &input {
+            self.timers.remove(&kind.key());
+        }
         let t = apply(&self.state, input, self.clock.now_ms())?;
+        self.keep_timer_rows(&t);
         // Ids continue exactly where the state left off: gapless.
         for (i, e) in t.events.iter().enumerate() {
             assert_eq!(e.event_id, self.state.next_event_id + i as u64, "event ids must be gapless");
@@ -393,4 +412,66 @@ fn execution_deadline_is_carried_across_continue_as_new() {
     let next = start(p.clone(), r.clock.now_ms());
     assert_eq!(next.state.execution_deadline_ms, Some(deadline));
     assert!(next.timers.contains(&(TimerKind::ExecutionTimeout, deadline)));
+}
+
+fn activity_with(seq: u64, options: ActivityOptions) -> Command {
+    Command::ScheduleActivity { seq, activity_type: "charge".into(), input: json!({}), options }
+}
+
+#[test]
+fn an_ended_activity_leaves_no_timer_armed_and_cancels_only_what_it_armed() {
+    let every_timeout = ActivityOptions {
+        schedule_to_start_timeout_ms: Some(5_000),
+        start_to_close_timeout_ms: Some(10_000),
+        schedule_to_close_timeout_ms: Some(60_000),
+        heartbeat_timeout_ms: Some(2_000),
+        retry_policy: RetryPolicy { initial_interval_ms: 100, ..Default::default() },
+        ..Default::default()
+    };
+    let endings: [(&str, fn(&mut Run)); 5] = [
+        ("completed", |r| {
+            let token = r.start_activity(1);
+            r.apply(Input::ActivityComplete { token, result: json!(1) }).unwrap();
+        }),
+        ("failed, retried, completed", |r| {
+            let token = r.start_activity(1);
+            r.apply(Input::ActivityFail { token, failure: Failure::new("down") }).unwrap();
+            r.clock.advance(100);
+            r.apply(Input::TimerFired(TimerKind::ActivityRetry { seq: 1 })).unwrap();
+            let token = r.start_activity(1);
+            r.apply(Input::ActivityComplete { token, result: json!(1) }).unwrap();
+        }),
+        ("failed, retried now, timed out waiting for a worker", |r| {
+            let token = r.start_activity(1);
+            r.apply(Input::ActivityFail { token, failure: Failure::new("down") }).unwrap();
+            r.apply(Input::RetryNow { seq: 1 }).unwrap();
+            r.apply(Input::TimerFired(TimerKind::ActivityScheduleToStart { seq: 1, attempt: 2 })).unwrap();
+        }),
+        ("canceled before it started", |r| {
+            r.apply(Input::Signal { name: "stop".into(), payload: json!(null) }).unwrap();
+            r.complete_wft(vec![Command::RequestCancelActivity { seq: 1 }]);
+        }),
+        ("canceled in its backoff", |r| {
+            let token = r.start_activity(1);
+            r.apply(Input::ActivityFail { token, failure: Failure::new("down") }).unwrap();
+            // A retry does not wake the workflow; a signal does, and it cancels the activity.
+            r.apply(Input::Signal { name: "stop".into(), payload: json!(null) }).unwrap();
+            r.complete_wft(vec![Command::RequestCancelActivity { seq: 1 }]);
+        }),
+    ];
+    for (ending, run_to_end) in endings {
+        let mut r = Run::new(WorkflowOptions::default());
+        r.complete_wft(vec![activity_with(1, every_timeout.clone())]);
+        run_to_end(&mut r);
+        assert!(!r.state.activities.contains_key(&1), "{ending}: the activity must have ended");
+        assert!(r.timers.is_empty(), "{ending}: timers left armed: {:?}", r.timers);
+    }
+
+    // With the default options only start-to-close is armed, so only it is cancelled.
+    let mut r = Run::new(WorkflowOptions::default());
+    r.complete_wft(vec![activity(1, RetryPolicy::default())]);
+    let token = r.start_activity(1);
+    assert_eq!(r.last.as_ref().unwrap().cancel_timers, []);
+    let t = r.apply(Input::ActivityComplete { token, result: json!(1) }).unwrap();
+    assert_eq!(t.cancel_timers, [TimerKind::ActivityStartToClose { seq: 1, attempt: 1 }]);
 }
