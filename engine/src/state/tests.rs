@@ -398,6 +398,12 @@ fn continue_as_new_closes_and_starts_the_next_run() {
     let Effect::ContinueAsNew(p) = &t.effects[0] else { panic!("expected continue-as-new") };
     assert_eq!(p.continued_from_run_id.as_deref(), Some("r1"));
     assert_eq!(Some(p.run_id.clone()), r.state.continued_to);
+    // Time-ordered, stamped with the transition's clock (UUIDv7 keeps the runs in flight at
+    // the end of every index keyed by run id).
+    let id = uuid::Uuid::parse_str(&p.run_id).unwrap();
+    assert_eq!(id.get_version_num(), 7);
+    let (secs, nanos) = id.get_timestamp().unwrap().to_unix();
+    assert_eq!(secs as i64 * 1000 + (nanos / 1_000_000) as i64, r.clock.now_ms());
     let next = start(p.clone(), r.clock.now_ms());
     assert_eq!(next.events[0].event_id, 1, "a new run's history starts at 1");
 }

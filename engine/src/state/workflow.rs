@@ -186,7 +186,11 @@ pub fn initiate_child(
 }
 
 pub fn continue_as_new(b: &mut Builder, input: Payload, workflow_type: Option<String>) {
-    let new_run_id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered like every run id (see `Processor::start`), taken from the transition's
+    // own clock rather than the system's.
+    let ms = b.now.max(0) as u64;
+    let at = uuid::Timestamp::from_unix(uuid::NoContext, ms / 1000, ((ms % 1000) * 1_000_000) as u32);
+    let new_run_id = uuid::Uuid::new_v7(at).to_string();
     let s = &b.t.state;
     let params = StartParams {
         run_id: new_run_id.clone(),
