@@ -334,6 +334,11 @@ async fn start_with_wait_answers_with_the_result() {
     let execute = tokio::spawn(async move { c2.post(&format!("{}?wait_ms=10000", paths::WORKFLOWS), &req("exec-1")).await });
     let t = c.next_wft("exec").await;
     assert_eq!(t.workflow_id, "exec-1");
+    // A start refused (the id is running) is answered at once, not after the wait.
+    let (long_wait, again) = (format!("{}?wait_ms=60000", paths::WORKFLOWS), req("exec-1"));
+    let refused = tokio::time::timeout(Duration::from_secs(5), c.post(&long_wait, &again));
+    let (s, v) = refused.await.expect("a refused start must not wait");
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
     c.complete_wft(&t.task_token, vec![Command::CompleteWorkflow { result: json!("done") }]).await;
     let (s, v) = tokio::time::timeout(Duration::from_secs(5), execute).await.unwrap().unwrap();
     assert_eq!(s, StatusCode::OK, "{v}");

@@ -2,6 +2,7 @@
 //! result (long poll), retry-now and the attempts record.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -9,6 +10,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use tokio::sync::watch;
 use faultline_proto::{
     ActivityAttempt, ChildInfo, DescribeWorkflowResponse, HistoryResponse, ListWorkflowsResponse,
     PendingActivity, PendingTimer, PendingWorkflowTask, ReasonRequest, SignalRequest, SignalWithStartRequest,
@@ -46,12 +48,31 @@ pub async fn start(
 ) -> ApiResult<Json<StartWorkflowResponse>> {
     let wait_ms = wait_ms(&query(q)?)?;
     let req: StartWorkflowRequest = parse_body(body)?;
-    let mut started = match engine.exec(Request::Start(req)).await? {
-        Response::Started(r) => r,
-        _ => return Err(unexpected()),
+    // Subscribed before the start commits, so no close can slip by: the wait needs no read of
+    // the run it has just started (or found running).
+    let closed = (wait_ms > 0).then(|| engine.notifier().closed(&req.workflow_id));
+    let workflow_id = req.workflow_id.clone();
+    let mut started = match engine.exec(Request::Start(req)).await {
+        Ok(Response::Started(r)) => r,
+        other => {
+            if closed.is_some() {
+                drop(closed);
+                engine.notifier().forget_closed_waiter(&workflow_id);
+            }
+            other?;
+            return Err(unexpected());
+        }
     };
-    if wait_ms > 0 {
-        if let Waited::Closed(result) = wait_for_result(&engine, &started.workflow_id, wait_ms).await? {
+    if let Some(closed) = closed {
+        let running = WorkflowResultResponse {
+            workflow_id: started.workflow_id.clone(),
+            run_id: started.run_id.clone(),
+            status: WorkflowStatus::Running,
+            result: None,
+            failure: None,
+        };
+        let known = Some((closed, running));
+        if let Waited::Closed(result) = wait_for_result(&engine, &started.workflow_id, wait_ms, known).await? {
             started.result = Some(result);
         }
     }
@@ -249,7 +270,7 @@ pub async fn result(
 ) -> ApiResult<(StatusCode, Json<WorkflowResultResponse>)> {
     let id = path(id)?;
     let wait_ms = wait_ms(&query(q)?)?;
-    Ok(match wait_for_result(&engine, &id, wait_ms).await? {
+    Ok(match wait_for_result(&engine, &id, wait_ms, None).await? {
         Waited::Closed(body) => (StatusCode::OK, Json(body)),
         Waited::Running(body) => (StatusCode::ACCEPTED, Json(body)),
     })
@@ -269,20 +290,30 @@ enum Waited {
     Running(WorkflowResultResponse),
 }
 
-/// Waits up to `wait_ms` for the chain of runs of `id` to close.
-async fn wait_for_result(engine: &Engine, id: &str, wait_ms: u64) -> ApiResult<Waited> {
+/// A close wake-up subscribed while the run was known to be running, and that run.
+type KnownRunning = (watch::Receiver<Option<Arc<WorkflowResultResponse>>>, WorkflowResultResponse);
+
+/// Waits up to `wait_ms` for the chain of runs of `id` to close. With `known`, the first
+/// round trusts it instead of reading the run.
+async fn wait_for_result(engine: &Engine, id: &str, wait_ms: u64, mut known: Option<KnownRunning>) -> ApiResult<Waited> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
     let mut shutdown = engine.shutdown_signal();
     loop {
-        // Subscribed before reading: a close committed after the read still reaches us.
-        let mut closed = engine.notifier().closed(id);
-        let s = load_run(engine, id.to_string(), None).await?;
-        let body = WorkflowResultResponse {
-            workflow_id: s.workflow_id.clone(),
-            run_id: s.run_id.clone(),
-            status: s.status,
-            result: s.result.clone(),
-            failure: s.failure.clone(),
+        let (mut closed, body) = match known.take() {
+            Some(k) => k,
+            None => {
+                // Subscribed before reading: a close committed after the read still reaches us.
+                let closed = engine.notifier().closed(id);
+                let s = load_run(engine, id.to_string(), None).await?;
+                let body = WorkflowResultResponse {
+                    workflow_id: s.workflow_id.clone(),
+                    run_id: s.run_id.clone(),
+                    status: s.status,
+                    result: s.result.clone(),
+                    failure: s.failure.clone(),
+                };
+                (closed, body)
+            }
         };
         if is_final(body.status) {
             return Ok(Waited::Closed(body));

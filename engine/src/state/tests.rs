@@ -424,6 +424,9 @@ fn activity_with(seq: u64, options: ActivityOptions) -> Command {
     Command::ScheduleActivity { seq, activity_type: "charge".into(), input: json!({}), options }
 }
 
+/// A way for an activity to end, named for the failure message.
+type Ending = (&'static str, fn(&mut Run));
+
 #[test]
 fn an_ended_activity_leaves_no_timer_armed_and_cancels_only_what_it_armed() {
     let every_timeout = ActivityOptions {
@@ -434,7 +437,7 @@ fn an_ended_activity_leaves_no_timer_armed_and_cancels_only_what_it_armed() {
         retry_policy: RetryPolicy { initial_interval_ms: 100, ..Default::default() },
         ..Default::default()
     };
-    let endings: [(&str, fn(&mut Run)); 5] = [
+    let endings: [Ending; 5] = [
         ("completed", |r| {
             let token = r.start_activity(1);
             r.apply(Input::ActivityComplete { token, result: json!(1) }).unwrap();
