@@ -31,6 +31,7 @@ mod reporter;
 mod workflow_task;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -152,6 +153,7 @@ impl Worker {
             act_slots: Arc::new(Semaphore::new(act_slots)),
             eager: o.eager_dispatch,
             stop: stop_rx.clone(),
+            engine_unreachable: AtomicBool::new(false),
         });
         tracing::info!(task_queue = %o.task_queue, identity = %o.identity, wf_slots, act_slots, "worker started");
         let mut loops = JoinSet::new();
@@ -198,6 +200,9 @@ struct Shared {
     act_slots: Arc<Semaphore>,
     eager: bool,
     stop: watch::Receiver<bool>,
+    /// Set by the first poller that cannot reach the engine, so an outage is logged once per
+    /// worker (and its end once), not by every poller on every retry.
+    engine_unreachable: AtomicBool,
 }
 
 impl Shared {
@@ -237,10 +242,19 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 }
 
 /// Backoff after a failed poll, so a down engine is not hammered. Returns false on shutdown.
-async fn poll_backoff(err: &ClientError, failures: &mut u32, stop: &mut watch::Receiver<bool>) -> bool {
+async fn poll_backoff(
+    shared: &Shared,
+    err: &ClientError,
+    failures: &mut u32,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
     *failures += 1;
     let wait = Duration::from_millis(100 * 2u64.pow((*failures).min(6)));
-    tracing::warn!(error = %err, retry_in = ?wait, "poll failed");
+    if shared.engine_unreachable.swap(true, Ordering::SeqCst) {
+        tracing::debug!(error = %err, retry_in = ?wait, "poll failed again");
+    } else {
+        tracing::warn!(error = %err, "cannot poll the engine; retrying with backoff (up to 6.4 s) until it answers");
+    }
     tokio::select! {
         _ = tokio::time::sleep(wait) => true,
         _ = stopped(stop) => false,
@@ -270,9 +284,14 @@ async fn poller(shared: Arc<Shared>, kind: Kind, mut stop: watch::Receiver<bool>
             r = take_task(&shared, kind, slot) => r,
         };
         match polled {
-            Ok(()) => failures = 0,
+            Ok(()) => {
+                if failures > 0 && shared.engine_unreachable.swap(false, Ordering::SeqCst) {
+                    tracing::info!("the engine answers again; polling resumed");
+                }
+                failures = 0;
+            }
             Err(e) => {
-                if !poll_backoff(&e, &mut failures, &mut stop).await {
+                if !poll_backoff(&shared, &e, &mut failures, &mut stop).await {
                     return;
                 }
             }
