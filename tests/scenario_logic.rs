@@ -250,3 +250,12 @@ fn reports_render_as_json_and_markdown() {
     report.write(&dir.path().join("r.md")).unwrap();
     assert!(report.write(&dir.path().join("r.txt")).is_err());
 }
+
+#[test]
+fn the_workflow_task_timeout_follows_the_speed_down_to_a_floor() {
+    use std::time::Duration;
+    assert_eq!(workload::task_timeout(1.0), workload::ENGINE_TASK_TIMEOUT);
+    assert_eq!(workload::task_timeout(5.0), Duration::from_secs(2));
+    assert_eq!(workload::task_timeout(0.5), Duration::from_secs(20), "a slowed-down talk waits longer");
+    assert_eq!(workload::task_timeout(1000.0), workload::MIN_TASK_TIMEOUT);
+}

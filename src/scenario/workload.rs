@@ -88,6 +88,18 @@ pub fn start_interval(w: &Workload, speed: f64) -> Duration {
     Scenario::scale(Duration::from_secs_f64(per.min(3600.0)), speed)
 }
 
+/// The engine's workflow-task timeout when a run sets none.
+pub const ENGINE_TASK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Below this a busy machine would time out healthy workflow tasks.
+pub const MIN_TASK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The workflow-task timeout of the orders at `speed`: the engine's default scaled like every
+/// other duration of the run, so a task lost with a killed worker comes back as much sooner
+/// as the rest of the story, but never under [`MIN_TASK_TIMEOUT`].
+pub fn task_timeout(speed: f64) -> Duration {
+    Scenario::scale(ENGINE_TASK_TIMEOUT, speed).max(MIN_TASK_TIMEOUT)
+}
+
 /// A short random tag for the ids of one run (not from the seed: runs must not collide).
 pub fn run_tag() -> String {
     let n: u32 = rand::thread_rng().gen();

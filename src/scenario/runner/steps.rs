@@ -157,6 +157,7 @@ impl Run {
                 let inputs: Vec<_> = batch.iter().map(|p| (p.workflow_id.clone(), p.input(&self.sc.workload, self.cfg.speed))).collect();
                 let client = self.client.clone();
                 let gap = super::workload::start_interval(&self.sc.workload, self.cfg.speed);
+                let task_timeout_ms = super::workload::task_timeout(self.cfg.speed).as_millis() as u64;
                 let results = self
                     .drive(Box::pin(async move {
                         let mut out = Vec::new();
@@ -166,6 +167,7 @@ impl Run {
                             }
                             let mut opts = StartOptions::new(id.clone(), TASK_QUEUE);
                             opts.id_conflict = IdConflictPolicy::UseExisting;
+                            opts.options.task_timeout_ms = Some(task_timeout_ms);
                             let r = with_engine_retry(|| client.start_workflow(opts.clone(), ORDER_WORKFLOW, &input)).await;
                             out.push((id, r.map(|_| ()).map_err(|e| e.to_string())));
                         }
