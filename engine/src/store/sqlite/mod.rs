@@ -1,7 +1,8 @@
 //! The SQLite store: one file, WAL, an acknowledged commit is on disk (the writer commits with
 //! `synchronous=NORMAL` and [`durable`] fsyncs the WAL before anyone is answered), versioned
-//! migrations recorded in `schema_migrations`, one writer thread ([`writer`]) and any number
-//! of read connections ([`Reader`]).
+//! migrations recorded in `schema_migrations`, one writer thread ([`writer`], which keeps the
+//! states of the runs it writes in [`run_cache`]) and any number of read connections
+//! ([`Reader`]).
 //!
 //! Tables: `runs` (one row per run: indexed columns plus the compact state as JSON),
 //! `workflow_ids` (latest run per id), `events` (append-only history; the autoincrement

@@ -46,12 +46,16 @@ impl StoreTx for SqliteTx<'_> {
         let history_length = (s.next_event_id - 1) as i64;
         let body = serde_json::to_string(s)?;
         // Same stored status: the indexed columns stay as they are, so only the row changes.
+        // (Should the row be missing after all, the full upsert below writes it.)
         if self.cache.get(&s.run_id).is_some_and(|stored| stored.status == s.status) {
-            self.conn
+            let updated = self
+                .conn
                 .prepare_cached("UPDATE runs SET retrying = ?2, history_length = ?3, state = ?4 WHERE run_id = ?1")?
                 .execute(params![s.run_id, s.retrying_activities(), history_length, body])?;
-            self.cache.put(s);
-            return Ok(());
+            if updated == 1 {
+                self.cache.put(s);
+                return Ok(());
+            }
         }
         let mut st = self.conn.prepare_cached(
             "INSERT INTO runs(run_id, workflow_id, workflow_type, task_queue, status, started_at_ms,
