@@ -45,13 +45,14 @@ impl Notifier {
 
     /// Waited on by result long-polls of a workflow id: receives how its run ended once that
     /// is durable, so a waiter need not read the store again.
-    pub fn closed(&self, workflow_id: &str) -> watch::Receiver<Option<Arc<WorkflowResultResponse>>> {
+    pub fn close_waiter(&self, workflow_id: &str) -> CloseWaiter<'_> {
         let mut m = self.closed.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(workflow_id.to_string()).or_insert_with(|| watch::channel(None).0).subscribe()
+        let rx = m.entry(workflow_id.to_string()).or_insert_with(|| watch::channel(None).0).subscribe();
+        CloseWaiter { notifier: self, workflow_id: workflow_id.to_string(), rx: Some(rx) }
     }
 
     /// A result waiter gave up (after dropping its receiver): forget the id if nobody else waits.
-    pub fn forget_closed_waiter(&self, workflow_id: &str) {
+    fn forget_closed_waiter(&self, workflow_id: &str) {
         let mut m = self.closed.lock().unwrap_or_else(|e| e.into_inner());
         if m.get(workflow_id).is_some_and(|tx| tx.receiver_count() == 0) {
             m.remove(workflow_id);
@@ -92,5 +93,30 @@ impl Notifier {
     /// The timer service tells when it will wake up by itself.
     pub fn set_timer_wake_at(&self, at: i64) {
         self.timer_wake_at.store(at, Ordering::SeqCst);
+    }
+}
+
+/// A subscription to how the runs of a workflow id end. Dropping it forgets the id once nobody
+/// else waits, so a waiter that gives up (or whose client went away) leaves nothing behind.
+pub struct CloseWaiter<'a> {
+    notifier: &'a Notifier,
+    workflow_id: String,
+    rx: Option<watch::Receiver<Option<Arc<WorkflowResultResponse>>>>,
+}
+
+impl CloseWaiter<'_> {
+    /// How the next run of the id to close ended; `None` once nothing more will come.
+    pub async fn next(&mut self) -> Option<Arc<WorkflowResultResponse>> {
+        let rx = self.rx.as_mut()?;
+        rx.changed().await.ok()?;
+        let outcome = rx.borrow_and_update().clone();
+        outcome
+    }
+}
+
+impl Drop for CloseWaiter<'_> {
+    fn drop(&mut self) {
+        drop(self.rx.take());
+        self.notifier.forget_closed_waiter(&self.workflow_id);
     }
 }

@@ -168,8 +168,9 @@ impl<'a, S: StoreTx> Processor<'a, S> {
                 };
                 let mut t = state::apply(&state, input, self.now)?;
                 let claims = match &eager {
-                    Some(e) => take_eager_claims(&mut t.new_tasks, e),
-                    None => Vec::new(),
+                    // A run this report closes starts nothing more; its task rows go with it.
+                    Some(e) if !t.closed => take_eager_claims(&mut t.new_tasks, e),
+                    _ => Vec::new(),
                 };
                 let t = self.commit(t)?;
                 let worker = eager.map(|e| e.worker).unwrap_or_default();

@@ -5,7 +5,8 @@
 //! run's next workflow task from an activity completion (`eager.workflow_task`). Covered here:
 //! the limit, the `*_started` events committed with the report, the queue filter, no double
 //! dispatch through polls, the complete history of an eager workflow task, the timeout retry
-//! of an eagerly handed-out task that is lost, and bodies without `eager` (older workers).
+//! of an eagerly handed-out task that is lost, a completion that closes its run, and bodies
+//! without `eager` (older workers).
 
 mod common;
 
@@ -147,6 +148,22 @@ async fn activity_completion_hands_out_the_next_workflow_task_with_its_full_hist
     assert_eq!(s, StatusCode::OK, "{v}");
     let d = c.describe("eager-wft").await;
     assert_eq!(d.summary.status, WorkflowStatus::Completed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completion_that_closes_the_run_hands_out_nothing_and_leaves_no_task() {
+    let e = engine().await;
+    let c = &e.c;
+    c.start("fire-and-return", "W", "cq", json!(null)).await;
+    let t = c.next_wft("cq").await;
+    // The workflow schedules an activity it never awaits, and returns.
+    let commands = vec![activity(1, "work", ActivityOptions::default()), Command::CompleteWorkflow { result: json!(1) }];
+    let answer = c.complete_wft_eager(&t.task_token, commands, eager("cq", 4, false)).await;
+    assert!(answer.ok && answer.activity_tasks.is_empty(), "a closed run starts nothing: {:?}", answer.activity_tasks);
+    assert_eq!(c.describe("fire-and-return").await.summary.status, WorkflowStatus::Completed);
+    let q: TaskQueueResponse = c.get_as(&paths::task_queue("cq")).await;
+    assert_eq!((q.backlog_workflow_tasks, q.backlog_activity_tasks), (0, 0), "no task row outlives its run");
+    assert!(c.poll_activity("cq", EMPTY_POLL_MS).await.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

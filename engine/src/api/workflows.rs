@@ -2,7 +2,6 @@
 //! result (long poll), retry-now and the attempts record.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -10,7 +9,6 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use tokio::sync::watch;
 use faultline_proto::{
     ActivityAttempt, ChildInfo, DescribeWorkflowResponse, HistoryResponse, ListWorkflowsResponse,
     PendingActivity, PendingTimer, PendingWorkflowTask, ReasonRequest, SignalRequest, SignalWithStartRequest,
@@ -19,6 +17,7 @@ use faultline_proto::{
 
 use super::{parse_body, parse_optional_body, ApiError, ApiResult};
 use crate::engine::Engine;
+use crate::notify::CloseWaiter;
 use crate::error::EngineError;
 use crate::processor::{Request, Response};
 use crate::state::{Input, RunState};
@@ -48,22 +47,14 @@ pub async fn start(
 ) -> ApiResult<Json<StartWorkflowResponse>> {
     let wait_ms = wait_ms(&query(q)?)?;
     let req: StartWorkflowRequest = parse_body(body)?;
-    // Subscribed before the start commits, so no close can slip by: the wait needs no read of
-    // the run it has just started (or found running).
-    let closed = (wait_ms > 0).then(|| engine.notifier().closed(&req.workflow_id));
-    let workflow_id = req.workflow_id.clone();
-    let mut started = match engine.exec(Request::Start(req)).await {
-        Ok(Response::Started(r)) => r,
-        other => {
-            if closed.is_some() {
-                drop(closed);
-                engine.notifier().forget_closed_waiter(&workflow_id);
-            }
-            other?;
-            return Err(unexpected());
-        }
+    // Subscribed before the start commits, so no close of its run can slip by: the wait needs
+    // no read of the run it has just started (or found running).
+    let waiter = (wait_ms > 0).then(|| engine.notifier().close_waiter(&req.workflow_id));
+    let mut started = match engine.exec(Request::Start(req)).await? {
+        Response::Started(r) => r,
+        _ => return Err(unexpected()),
     };
-    if let Some(closed) = closed {
+    if let Some(waiter) = waiter {
         let running = WorkflowResultResponse {
             workflow_id: started.workflow_id.clone(),
             run_id: started.run_id.clone(),
@@ -71,7 +62,7 @@ pub async fn start(
             result: None,
             failure: None,
         };
-        let known = Some((closed, running));
+        let known = Some((waiter, running));
         if let Waited::Closed(result) = wait_for_result(&engine, &started.workflow_id, wait_ms, known).await? {
             started.result = Some(result);
         }
@@ -290,20 +281,25 @@ enum Waited {
     Running(WorkflowResultResponse),
 }
 
-/// A close wake-up subscribed while the run was known to be running, and that run.
-type KnownRunning = (watch::Receiver<Option<Arc<WorkflowResultResponse>>>, WorkflowResultResponse);
+/// A close waiter subscribed while the run was known to be running, and that run.
+type KnownRunning<'a> = (CloseWaiter<'a>, WorkflowResultResponse);
 
 /// Waits up to `wait_ms` for the chain of runs of `id` to close. With `known`, the first
 /// round trusts it instead of reading the run.
-async fn wait_for_result(engine: &Engine, id: &str, wait_ms: u64, mut known: Option<KnownRunning>) -> ApiResult<Waited> {
+async fn wait_for_result(
+    engine: &Engine,
+    id: &str,
+    wait_ms: u64,
+    mut known: Option<KnownRunning<'_>>,
+) -> ApiResult<Waited> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
     let mut shutdown = engine.shutdown_signal();
     loop {
-        let (mut closed, body) = match known.take() {
+        let (mut waiter, body) = match known.take() {
             Some(k) => k,
             None => {
                 // Subscribed before reading: a close committed after the read still reaches us.
-                let closed = engine.notifier().closed(id);
+                let waiter = engine.notifier().close_waiter(id);
                 let s = load_run(engine, id.to_string(), None).await?;
                 let body = WorkflowResultResponse {
                     workflow_id: s.workflow_id.clone(),
@@ -312,27 +308,22 @@ async fn wait_for_result(engine: &Engine, id: &str, wait_ms: u64, mut known: Opt
                     result: s.result.clone(),
                     failure: s.failure.clone(),
                 };
-                (closed, body)
+                (waiter, body)
             }
         };
         if is_final(body.status) {
             return Ok(Waited::Closed(body));
         }
+        let waited_run = body.run_id.clone();
         let running = Waited::Running(WorkflowResultResponse { status: WorkflowStatus::Running, ..body });
         tokio::select! {
-            changed = closed.changed() => {
-                // The outcome rides on the wake-up: no second read of the store.
-                let outcome = if changed.is_ok() { closed.borrow_and_update().clone() } else { None };
-                match outcome {
-                    Some(o) if is_final(o.status) => return Ok(Waited::Closed((*o).clone())),
-                    _ => continue, // continued as new: wait for the next run
-                }
-            }
-            _ = tokio::time::sleep_until(deadline) => {
-                drop(closed);
-                engine.notifier().forget_closed_waiter(id);
-                return Ok(running);
-            }
+            // The outcome rides on the wake-up: no second read of the store. It may be the
+            // close of an earlier run of the id, published just after this waiter subscribed.
+            outcome = waiter.next() => match outcome {
+                Some(o) if o.run_id == waited_run && is_final(o.status) => return Ok(Waited::Closed((*o).clone())),
+                _ => continue, // continued as new, or another run's close: read again
+            },
+            _ = tokio::time::sleep_until(deadline) => return Ok(running),
             _ = shutdown.changed() => return Ok(running),
         }
     }
