@@ -210,15 +210,7 @@ impl<'a, S: StoreTx> Processor<'a, S> {
             self.notes.note_timer(*at);
         }
         if t.closed {
-            let s = &t.state;
-            let outcome = WorkflowResultResponse {
-                workflow_id: s.workflow_id.clone(),
-                run_id: s.run_id.clone(),
-                status: s.status,
-                result: s.result.clone(),
-                failure: s.failure.clone(),
-            };
-            self.notes.closed_workflows.insert(s.workflow_id.clone(), Arc::new(outcome));
+            self.notes.closed_workflows.insert(t.state.workflow_id.clone(), Arc::new(t.state.outcome()));
         }
         self.effects.extend(t.effects.iter().cloned());
         Ok(t)

@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use faultline_demo::money::{parse_minor, Currency};
+use faultline_sdk::proto::DEFAULT_TASK_TIMEOUT_MS;
 use faultline_demo::order::{catalog, order_workflow_id, OrderInput};
 
 use super::model::{BugFilter, Scenario, Workload};
@@ -89,7 +90,7 @@ pub fn start_interval(w: &Workload, speed: f64) -> Duration {
 }
 
 /// The engine's workflow-task timeout when a run sets none.
-pub const ENGINE_TASK_TIMEOUT: Duration = Duration::from_secs(10);
+pub const ENGINE_TASK_TIMEOUT: Duration = Duration::from_millis(DEFAULT_TASK_TIMEOUT_MS);
 /// Below this a busy machine would time out healthy workflow tasks.
 pub const MIN_TASK_TIMEOUT: Duration = Duration::from_secs(1);
 

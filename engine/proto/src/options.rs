@@ -87,6 +87,9 @@ pub enum IdConflictPolicy {
     UseExisting,
 }
 
+/// Workflow-task timeout (start to completion) when [`WorkflowOptions::task_timeout_ms`] is `None`.
+pub const DEFAULT_TASK_TIMEOUT_MS: u64 = 10_000;
+
 /// Options of a workflow start. Timeouts in milliseconds; `None` means no limit.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -95,7 +98,8 @@ pub struct WorkflowOptions {
     pub run_timeout_ms: Option<u64>,
     /// Limit of the whole chain of runs of a workflow id.
     pub execution_timeout_ms: Option<u64>,
-    /// Limit of one workflow task, from start to completion. Default 10 s.
+    /// Limit of one workflow task, from start to completion. Default
+    /// [`DEFAULT_TASK_TIMEOUT_MS`] (10 s).
     pub task_timeout_ms: Option<u64>,
 }
 

@@ -300,15 +300,7 @@ async fn wait_for_result(
             None => {
                 // Subscribed before reading: a close committed after the read still reaches us.
                 let waiter = engine.notifier().close_waiter(id);
-                let s = load_run(engine, id.to_string(), None).await?;
-                let body = WorkflowResultResponse {
-                    workflow_id: s.workflow_id.clone(),
-                    run_id: s.run_id.clone(),
-                    status: s.status,
-                    result: s.result.clone(),
-                    failure: s.failure.clone(),
-                };
-                (waiter, body)
+                (waiter, load_run(engine, id.to_string(), None).await?.outcome())
             }
         };
         if is_final(body.status) {

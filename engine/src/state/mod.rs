@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use faultline_proto::{
     ActivityAttempt, ActivityOptions, Command, EpochMillis, EventKind, Failure, HistoryEvent,
     ParentClosePolicy, ParentRef, Payload, PendingActivityState, StartWorkflowRequest,
-    WorkflowOptions, WorkflowStatus,
+    WorkflowOptions, WorkflowResultResponse, WorkflowStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,8 +30,7 @@ pub use workflow::{start, StartParams};
 
 use crate::error::{EngineError, Result};
 
-/// Default workflow task timeout (start to completion) when the options name none.
-pub const DEFAULT_TASK_TIMEOUT_MS: u64 = 10_000;
+pub use faultline_proto::DEFAULT_TASK_TIMEOUT_MS;
 /// Default activity start-to-close timeout when neither it nor schedule-to-close is set.
 pub const DEFAULT_START_TO_CLOSE_MS: u64 = 10_000;
 
@@ -74,6 +73,16 @@ impl RunState {
     /// Activities waiting for their next attempt (shown in lists).
     pub fn retrying_activities(&self) -> u32 {
         self.activities.values().filter(|a| a.status == PendingActivityState::Backoff).count() as u32
+    }
+    /// How the run stands, as a result long-poll answers it.
+    pub fn outcome(&self) -> WorkflowResultResponse {
+        WorkflowResultResponse {
+            workflow_id: self.workflow_id.clone(),
+            run_id: self.run_id.clone(),
+            status: self.status,
+            result: self.result.clone(),
+            failure: self.failure.clone(),
+        }
     }
     pub fn task_timeout_ms(&self) -> u64 {
         self.options.task_timeout_ms.unwrap_or(DEFAULT_TASK_TIMEOUT_MS).max(1)
