@@ -2,11 +2,15 @@
 //!
 //! Layout:
 //! - `runtime`: pods as Docker containers (bollard) or local processes, behind one interface.
+//! - `projection`: the one fold of the engine's event stream that every screen and judge reads.
+//! - `clock`: injected time (system or manual).
 //! - `dashboard`: the ratatui terminal UI.
 //! - `scenario`: the scenario file format, its validator and its runner.
 //! - `bench`: `faultline bench`, throughput/latency of engine + SDK and the crash torture.
 
 pub mod bench;
+pub mod clock;
 pub mod dashboard;
+pub mod projection;
 pub mod runtime;
 pub mod scenario;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use faultline::dashboard::launch::Mode;
+use faultline::scenario::report::Verdict;
 
 /// Live demo and chaos-testing harness for durable workflow execution.
 ///
@@ -131,11 +132,8 @@ fn main() -> anyhow::Result<()> {
                 RuntimeChoice::Local => faultline::runtime::RuntimeChoice::Local,
             };
             let rt = tokio::runtime::Runtime::new()?;
-            let passed = rt.block_on(faultline::scenario::cli::run_headless(&scenario, &cli.common.compose, choice, speed, report, !no_up))?;
-            if !passed {
-                std::process::exit(1);
-            }
-            Ok(())
+            let verdict = rt.block_on(faultline::scenario::cli::run_headless(&scenario, &cli.common.compose, choice, speed, report, !no_up))?;
+            std::process::exit(verdict_exit_code(verdict))
         }
         Some(Command::Images { force }) => {
             let rt = tokio::runtime::Runtime::new()?;
@@ -181,8 +179,19 @@ fn dashboard(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Op
     };
     let rt = tokio::runtime::Runtime::new()?;
     let exit = rt.block_on(faultline::dashboard::launch::launch(opts))?;
-    if exit.report.as_ref().is_some_and(|r| !r.passed) {
-        std::process::exit(1);
+    match exit.report.map(|r| r.verdict) {
+        // Quitting the dashboard before the end judges nothing: not a failure.
+        Some(Verdict::Failed) => std::process::exit(1),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// 0 passed, 1 an expectation failed (or the run broke), 130 interrupted before it could be
+/// judged (like a shell's Ctrl-C).
+fn verdict_exit_code(v: Verdict) -> i32 {
+    match v {
+        Verdict::Passed => 0,
+        Verdict::Failed => 1,
+        Verdict::NotEvaluated => 130,
+    }
 }

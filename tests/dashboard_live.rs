@@ -72,7 +72,7 @@ async fn engine_feed_actions_and_reconnect_against_the_real_engine() {
         a.notices.back().is_some_and(|n| matches!(n.state, NoticeState::Ok(_)))
     })
     .await;
-    assert_eq!(app.store.counts.running, 1);
+    assert_eq!(app.store.counts().running, 1);
 
     // `T` terminates it through the engine; the terminal event arrives on the stream.
     app.selected_wf = Some(workflow_id.clone());

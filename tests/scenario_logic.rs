@@ -1,19 +1,20 @@
-//! The pure parts of a run: the workload generator, the event tracker fed a recorded stream,
-//! the ledger verdicts, expectation evaluation and the report.
+//! The pure parts of a run: the workload generator, the ledger verdicts, expectation
+//! evaluation and the report. (The fold of the event stream is tested in `src/projection`.)
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use faultline::scenario::expect::{self, Comeback, Evidence};
 use faultline::scenario::ledger::{self, LedgerSnapshot};
-use faultline::scenario::report::Report;
-use faultline::scenario::tracker::Tracker;
+use faultline::projection::{Options, Projection, Scope};
+use faultline::scenario::report::{Report, Verdict};
 use faultline::scenario::workload;
 use faultline::scenario::{BugFilter, Check, Context, Expectation};
 use faultline_demo::api::OrderBalance;
 use faultline_demo::ledger::Entry;
 use faultline_demo::order::catalog::hits_v1_bug;
-use faultline_sdk::proto::{EventKind, Failure, HistoryEvent, ParentRef, StreamEvent, WorkflowStatus};
+use faultline_sdk::proto::WorkflowStatus;
+use faultline_testkit::history::{completed, started, Stream};
 use serde_json::json;
 
 fn load(name: &str) -> faultline::scenario::Scenario {
@@ -61,102 +62,6 @@ fn inputs_carry_the_scaled_timing() {
     assert!(workload::over("250.01", "250.00") && !workload::over("250.00", "250.00"));
 }
 
-struct Stream {
-    cursor: u64,
-}
-
-impl Stream {
-    fn ev(&mut self, wf: &str, kind: EventKind) -> StreamEvent {
-        self.cursor += 1;
-        StreamEvent {
-            cursor: self.cursor,
-            workflow_id: wf.into(),
-            run_id: format!("{wf}-run"),
-            workflow_type: "Order".into(),
-            event: HistoryEvent { event_id: self.cursor, timestamp_ms: 0, kind },
-        }
-    }
-}
-
-fn started(parent: Option<&str>) -> EventKind {
-    EventKind::WorkflowStarted {
-        workflow_id: "x".into(),
-        workflow_type: "Order".into(),
-        task_queue: "orders".into(),
-        input: json!({}),
-        options: Default::default(),
-        parent: parent.map(|p| ParentRef { workflow_id: p.into(), run_id: "r".into(), seq: 3 }),
-        continued_from_run_id: None,
-        random_seed: 1,
-    }
-}
-
-fn scheduled(seq: u64, t: &str) -> EventKind {
-    EventKind::ActivityScheduled { seq, activity_type: t.into(), input: json!({}), task_queue: "orders".into(), options: Default::default() }
-}
-
-fn failed(seq: u64, attempt: u32, retry: bool) -> EventKind {
-    EventKind::ActivityFailed { seq, attempt, failure: Failure::new("HTTP 500 AmountMismatch"), next_retry_at_ms: retry.then_some(1) }
-}
-
-#[test]
-fn tracker_counts_orders_children_retries_and_timers() {
-    let mut t = Tracker::new();
-    let mut s = Stream { cursor: 0 };
-    t.register("order-a");
-    t.register("order-b");
-    // Events of workflows this run did not start are ignored.
-    assert!(!t.apply(&s.ev("order-other", started(None)), 0));
-
-    t.apply(&s.ev("order-a", started(None)), 1);
-    t.apply(&s.ev("order-b", started(None)), 2);
-    t.apply(&s.ev("order-a", scheduled(1, "ChargePayment")), 3);
-    t.apply(&s.ev("order-a", failed(1, 1, true)), 4);
-    let c = t.counts();
-    assert_eq!((c.started, c.running, c.retrying, c.retries_seen), (2, 2, 1, 1));
-    assert_eq!(t.backoffs_of("order-a"), vec![("order-a".to_string(), 1)]);
-
-    // The next attempt runs: no longer in backoff (nothing to retry now), still retrying.
-    t.apply(&s.ev("order-a", EventKind::ActivityStarted { seq: 1, attempt: 2, worker: "w".into() }), 5);
-    assert!(t.backoffs_of("order-a").is_empty());
-    assert_eq!(t.counts().retrying, 1);
-    t.apply(&s.ev("order-a", EventKind::ActivityCompleted { seq: 1, attempt: 2, result: json!({}) }), 6);
-    let c = t.counts();
-    assert_eq!((c.retrying, c.charged), (0, 1));
-
-    // A child's retries and timers count for its order.
-    t.apply(&s.ev("order-a", EventKind::ChildWorkflowInitiated {
-        seq: 3,
-        workflow_id: "order-a/3".into(),
-        workflow_type: "Shipment".into(),
-        task_queue: "orders".into(),
-        input: json!({}),
-        parent_close_policy: Default::default(),
-    }), 7);
-    t.apply(&s.ev("order-a/3", started(Some("order-a"))), 8);
-    t.apply(&s.ev("order-a/3", scheduled(1, "CreateShippingLabel")), 9);
-    t.apply(&s.ev("order-a/3", failed(1, 1, true)), 10);
-    assert!(t.is_retrying("order-a"));
-    t.apply(&s.ev("order-a/3", EventKind::ActivityCompleted { seq: 1, attempt: 2, result: json!({}) }), 11);
-    t.apply(&s.ev("order-a/3", EventKind::TimerStarted { seq: 2, duration_ms: 5000, fire_at_ms: 99 }), 12);
-    assert_eq!(t.counts().timers_pending, 1);
-    t.apply(&s.ev("order-a/3", EventKind::TimerFired { seq: 2 }), 13);
-    t.apply(&s.ev("order-a/3", EventKind::WorkflowCompleted { result: json!({}) }), 14);
-    t.apply(&s.ev("order-a", EventKind::WorkflowCompleted { result: json!({}) }), 15);
-
-    // order-b fails for good.
-    t.apply(&s.ev("order-b", scheduled(1, "ReserveInventory")), 16);
-    t.apply(&s.ev("order-b", failed(1, 1, false)), 17);
-    t.apply(&s.ev("order-b", EventKind::WorkflowFailed { failure: Failure::new("out of stock") }), 18);
-
-    let c = t.counts();
-    assert_eq!((c.started, c.running, c.completed, c.failed, c.retrying), (2, 0, 1, 1, 0));
-    assert_eq!((c.timers_fired, c.timers_pending, c.retries_seen), (1, 0, 2));
-    assert_eq!(t.order("order-a").unwrap().closed_ms, Some(15));
-    assert_eq!(t.last_cursor(), Some(s.cursor));
-    assert!(t.notable().iter().any(|n| n.text.contains("timer 2 fired")));
-}
-
 fn entry(seq: i64, key: &str, kind: &str, order: &str) -> Entry {
     Entry { seq, key: key.into(), kind: kind.into(), order_id: order.into(), amount: Some(1999), unit: Some("EUR".into()), at_ms: 0, request: json!({"order_id": order}), response: json!({}) }
 }
@@ -190,30 +95,31 @@ fn ledger_verdicts_find_double_charges_and_duplicates() {
 
 #[test]
 fn expectations_evaluate_with_measured_values() {
-    let mut t = Tracker::new();
-    let mut s = Stream { cursor: 0 };
+    let mut t = Projection::new(Options { scope: Scope::Registered, ..Options::default() });
+    let mut s = Stream::new(0);
     for id in ["order-a", "order-b"] {
         t.register(id);
-        t.apply(&s.ev(id, started(None)), 0);
+        t.apply_stream(s.ev(id, started(None)), 0);
     }
-    t.apply(&s.ev("order-a", EventKind::WorkflowCompleted { result: json!({}) }), 4_000);
+    s.now_ms = 4_000;
+    t.apply_stream(s.ev("order-a", completed()), 4_000);
     let mut ev = Evidence { started: vec!["order-a".into(), "order-b".into()], ..Default::default() };
     ev.engine_status = BTreeMap::from([("order-a".to_string(), Ok(WorkflowStatus::Completed)), ("order-b".to_string(), Err("the engine does not know it".to_string()))]);
     ev.comebacks = vec![Comeback { pod: "payment".into(), at_ms: 1_000, open: vec!["order-a".into()] }];
     let e = |check| Expectation { check, within: None, line: 1 };
 
     let r = expect::evaluate(&e(Check::AllCompleted), &t, &ev, false);
-    assert!(!r.passed);
+    assert!(!r.passed());
     assert_eq!(r.measured, "1/2 completed");
     let r = expect::evaluate(&e(Check::NoneLost), &t, &ev, false);
-    assert!(!r.passed && r.measured.contains("order-b (the engine does not know it)"), "{}", r.measured);
+    assert!(!r.passed() && r.measured.contains("order-b (the engine does not know it)"), "{}", r.measured);
     let r = expect::evaluate(&e(Check::RecoveryAtMost { pod: "payment".into(), max: std::time::Duration::from_secs(5) }), &t, &ev, false);
-    assert!(r.passed, "{}", r.measured);
+    assert!(r.passed(), "{}", r.measured);
     assert_eq!(r.measured, "recovered in 3s");
     let r = expect::evaluate(&e(Check::RecoveryAtMost { pod: "payment".into(), max: std::time::Duration::from_secs(2) }), &t, &ev, false);
-    assert!(!r.passed);
+    assert!(!r.passed());
     let r = expect::evaluate(&e(Check::ChargedExactlyOnce), &t, &ev, false);
-    assert!(!r.passed && r.measured.contains("not run"), "{}", r.measured);
+    assert!(!r.passed() && r.measured.contains("not run"), "{}", r.measured);
     assert_eq!(expect::holds_live(&Check::RetriesAtLeast(1), &t, &ev.comebacks, 2), Some(false));
     assert_eq!(expect::holds_live(&Check::NoneLost, &t, &ev.comebacks, 2), None);
 }
@@ -230,10 +136,11 @@ fn reports_render_as_json_and_markdown() {
         started_at: "2026-01-01T00:00:00Z".into(),
         duration_ms: 42_000,
         aborted: None,
+        verdict: Verdict::Failed,
         passed: false,
         counts: Default::default(),
         orders: vec![],
-        expectations: vec![faultline::scenario::report::ExpectationResult { expectation: "all orders completed".into(), passed: false, measured: "5/6 completed".into(), line: 3 }],
+        expectations: vec![faultline::scenario::report::ExpectationResult { expectation: "all orders completed".into(), verdict: Verdict::Failed, measured: "5/6 completed".into(), line: 3 }],
         timeline: vec![faultline::scenario::report::TimelineEntry { at_ms: 61_500, kind: faultline::scenario::report::EntryKind::Step, text: "2. Stuck — all six".into() }],
     };
     let md = report.to_markdown();

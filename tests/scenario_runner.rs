@@ -45,7 +45,7 @@ async fn run(rt: Arc<dyn PodRuntime>, name: &str, presenter: bool) -> Report {
     let steps = sc.steps.len();
     let client = headless::engine_client(rt.as_ref()).expect("engine client");
     let cfg = RunConfig { speed: SPEED, auto_advance: !presenter, bring_up: true, terminate_leftovers: true, ..RunConfig::default() };
-    let mut h = runner::spawn(rt, client, sc, cfg);
+    let mut h = runner::spawn(rt, Arc::new(client), sc, cfg, Arc::new(faultline::clock::SystemClock));
     let mut started_steps = Vec::new();
     let mut report = None;
     let wait = tokio::time::timeout(Duration::from_secs(600), async {
@@ -54,7 +54,7 @@ async fn run(rt: Arc<dyn PodRuntime>, name: &str, presenter: bool) -> Report {
                 eprintln!("[{name}] {line}");
             }
             match ev {
-                RunEvent::Waiting { text, .. } if presenter && text.contains("presenter") => {
+                RunEvent::Waiting { presenter: true, .. } if presenter => {
                     h.commands.send(RunCommand::Advance).expect("runner alive");
                 }
                 RunEvent::StepStarted { step, .. } => started_steps.push(step),

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use faultline_proto::{DescribeWorkflowResponse, PollerInfo};
 
 use super::event::{ActionRequest, AppEvent};
-use super::state::{Category, RunView, WorkflowStore};
+use crate::projection::{Category, Options as ProjectionOptions, Projection, RunView, Scope};
 use super::theme::{Theme, ThemeName};
 use super::views::{contains_ci, LogsView, PodsView, ScenarioView};
 
@@ -127,6 +127,9 @@ pub struct AppOptions {
     pub leave_pods_running: Option<bool>,
     /// What `n` starts.
     pub new_order: NewOrder,
+    /// The workflow ids a scenario run owns: the screen then shows and counts only those
+    /// (and what `n` starts); `None` shows every workflow of the engine.
+    pub orders: Option<Vec<String>>,
 }
 
 /// The workflow `n` starts: a new order of the demo's `Order` workflow.
@@ -164,6 +167,7 @@ impl Default for AppOptions {
             runtime_kind: None,
             leave_pods_running: None,
             new_order: NewOrder::default(),
+            orders: None,
         }
     }
 }
@@ -174,7 +178,8 @@ pub struct App {
     pub opts: AppOptions,
     pub theme: Theme,
     pub now_ms: i64,
-    pub store: WorkflowStore,
+    /// The workflows, folded from the event stream by the one projection every screen reads.
+    pub store: Projection,
     pub pods: PodsView,
     pub logs: LogsView,
     pub scenario: Option<ScenarioView>,
@@ -202,11 +207,12 @@ pub struct App {
 
 impl App {
     pub fn new(opts: AppOptions, now_ms: i64) -> App {
+        let store = Self::projection(&opts);
         App {
             theme: Theme::new(opts.theme),
             opts,
             now_ms,
-            store: WorkflowStore::default(),
+            store,
             pods: PodsView::default(),
             logs: LogsView::default(),
             scenario: None,
@@ -227,6 +233,17 @@ impl App {
             dirty: true,
             next_id: 1,
         }
+    }
+
+    /// The dashboard's projection: every workflow when attached, only the run's own orders
+    /// (and their children) when a scenario runs.
+    fn projection(opts: &AppOptions) -> Projection {
+        let scope = if opts.orders.is_some() { Scope::Registered } else { Scope::All };
+        let mut p = Projection::new(ProjectionOptions { scope, keep_history: true, notable: false });
+        for id in opts.orders.iter().flatten() {
+            p.register(id);
+        }
+        p
     }
 
     /// True once since the last call if anything visible changed.
@@ -356,6 +373,7 @@ impl App {
             .filter(|i| {
                 let r = &runs[*i];
                 self.status_filter.accepts(r.category())
+                    && self.store.root_of(&r.workflow_id).is_some()
                     && (f.is_empty() || contains_ci(&r.workflow_id, &f) || contains_ci(&r.workflow_type, &f))
             })
             .collect()

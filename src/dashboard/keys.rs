@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::app::{App, InputTarget, Overlay, Panel};
 use super::commands;
 use super::event::ActionRequest;
-use super::state::ActivityState;
+use crate::projection::ActivityState;
 use crate::runtime::{PodAction, PodState};
 
 /// The tags of the two payment builds.
@@ -195,6 +195,8 @@ impl App {
         let n = self.next_id();
         let o = self.opts.new_order.clone();
         let (workflow_id, input) = o.order(self.now_ms, n);
+        // An order started here belongs to what the screen shows, scenario or not.
+        self.store.register(&workflow_id);
         let cmd = commands::start_command(&self.opts.engine_url, &workflow_id, &o.workflow_type, &o.task_queue, &input);
         let id = self.notify(format!("start {} {workflow_id}", o.workflow_type), cmd);
         vec![ActionRequest::StartOrder { id, workflow_id, workflow_type: o.workflow_type, task_queue: o.task_queue, input }]

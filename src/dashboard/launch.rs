@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::clock::SystemClock;
+use crate::clock::SystemClock;
 use super::run::{run_dashboard, DashboardError, DashboardExit, DashboardOptions};
 use super::theme::ThemeName;
 use crate::runtime::{self, PodRuntime, RuntimeChoice};
@@ -85,7 +85,7 @@ pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
             let client = faultline_sdk::Client::new(rt.engine_url()).map_err(|e| ScenarioError::Engine(e.to_string()))?;
             let cfg = RunConfig { speed, auto_advance: false, bring_up: o.bring_up, terminate_leftovers: false, ..RunConfig::default() };
             opts.engine_url = rt.engine_url();
-            opts.scenario = Some(runner::spawn(rt.clone(), client, sc, cfg));
+            opts.scenario = Some(runner::spawn(rt.clone(), Arc::new(client), sc, cfg, Arc::new(SystemClock)));
             opts.runtime = Some(rt);
         }
         Mode::Attach { engine_url } => {

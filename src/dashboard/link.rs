@@ -5,6 +5,7 @@
 //! to the pure [`crate::dashboard::App`] without a runner, and keeps the panel independent of
 //! the runner's bookkeeping (counts, reports).
 
+use crate::scenario::report::Verdict;
 use crate::scenario::runner::RunEvent;
 
 /// One step of a scenario as listed on screen.
@@ -31,10 +32,12 @@ pub enum ScenarioEvent {
     Action { text: String, ok: bool, detail: Option<String> },
     /// A remark (setup progress, ...).
     Note(String),
-    /// An expectation was checked: `passed` is `None` while it is still being watched.
-    Expectation { name: String, passed: Option<bool>, measured: String },
+    /// Setup failed: the cause, for the narration box (e.g. "127.0.0.1:7233 is already in use").
+    SetupFailed { cause: String },
+    /// An expectation was checked: `verdict` is `None` while it is still being watched.
+    Expectation { name: String, verdict: Option<Verdict>, measured: String },
     /// The scenario ended.
-    Finished { passed: bool },
+    Finished { verdict: Verdict },
 }
 
 /// The runner's event as the dashboard shows it (`None` for what the dashboard gets elsewhere:
@@ -47,14 +50,12 @@ pub fn from_run_event(e: RunEvent) -> Option<ScenarioEvent> {
             steps: steps.into_iter().map(|s| StepInfo { title: s.title, trigger: s.gate }).collect(),
         },
         RunEvent::Note { text, .. } => ScenarioEvent::Note(text),
-        RunEvent::Waiting { step, text } => {
-            let presenter = text.contains("presenter") || text.contains("space");
-            ScenarioEvent::Waiting { index: step, text, presenter }
-        }
+        RunEvent::Waiting { step, text, presenter } => ScenarioEvent::Waiting { index: step, text, presenter },
+        RunEvent::SetupFailed { cause, .. } => ScenarioEvent::SetupFailed { cause },
         RunEvent::StepStarted { step, narration, .. } => ScenarioEvent::StepStarted { index: step, narration },
         RunEvent::Action { text, ok, detail, .. } => ScenarioEvent::Action { text, ok, detail },
-        RunEvent::Expectation(r) => ScenarioEvent::Expectation { name: r.expectation, passed: Some(r.passed), measured: r.measured },
-        RunEvent::Finished(report) => ScenarioEvent::Finished { passed: report.passed },
+        RunEvent::Expectation(r) => ScenarioEvent::Expectation { name: r.expectation, verdict: Some(r.verdict), measured: r.measured },
+        RunEvent::Finished(report) => ScenarioEvent::Finished { verdict: report.verdict },
         RunEvent::Counts { .. } | RunEvent::Engine { .. } => return None,
     })
 }

@@ -8,17 +8,16 @@
 //!
 //! Layout:
 //! - `app`, `keys`: the state and the key bindings.
-//! - `state`: workflows folded from their histories, with incremental counts.
+//! - the workflows come from [`crate::projection`], the one fold of the event stream.
 //! - `views`: pods, logs and scenario panel state.
 //! - `event`: [`AppEvent`] and [`ActionRequest`].
 //! - `link`: what the scenario panel needs of a run ([`ScenarioEvent`]), from the runner's events.
 //! - `commands`: the equivalent CLI / curl command of every action.
-//! - `theme`, `clock`, `ui`: colours, injected time, drawing.
+//! - `theme`, `ui`: colours and drawing (time is injected through [`crate::clock`]).
 //! - `run`: terminal, event loop, I/O tasks; [`run_dashboard`]. `rebuild`: the workshop loop.
 //! - `launch`: what the CLI calls: validate, choose the runtime, build images, then run.
 
 pub mod app;
-pub mod clock;
 pub mod commands;
 pub mod event;
 mod keys;
@@ -26,13 +25,12 @@ pub mod launch;
 pub mod link;
 mod rebuild;
 pub mod run;
-pub mod state;
 pub mod theme;
 pub mod ui;
 pub mod views;
 
 pub use app::{App, AppOptions, NewOrder, Panel, StatusFilter};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use event::{ActionRequest, AppEvent};
 pub use link::{from_run_event, ScenarioEvent, StepInfo};
 pub use run::{run_dashboard, DashboardError, DashboardExit, DashboardOptions};

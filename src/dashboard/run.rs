@@ -16,7 +16,7 @@ use faultline_sdk::{Client, StartOptions, StreamItem};
 use tokio::sync::mpsc;
 
 use super::app::{App, AppOptions, NewOrder};
-use super::clock::Clock;
+use crate::clock::Clock;
 use super::event::{ActionRequest, AppEvent};
 use super::link::from_run_event;
 use super::theme::ThemeName;
@@ -78,6 +78,7 @@ pub async fn run_dashboard(opts: DashboardOptions) -> Result<DashboardExit, Dash
         runtime_kind: opts.runtime.as_ref().map(|r| r.kind().to_string()),
         leave_pods_running: opts.leave_pods_running,
         new_order: opts.new_order.clone(),
+        orders: opts.scenario.as_ref().map(|h| h.orders.clone()),
     };
     let mut app = App::new(app_opts, opts.clock.now_ms());
     let (tx, mut rx) = mpsc::channel::<AppEvent>(8192);
@@ -89,7 +90,7 @@ pub async fn run_dashboard(opts: DashboardOptions) -> Result<DashboardExit, Dash
         app.inform(n.clone());
     }
     let (scenario_cmds, scenario_task) = match opts.scenario {
-        Some(RunHandle { mut events, commands, task }) => {
+        Some(RunHandle { mut events, commands, task, .. }) => {
             let tx = tx.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some(e) = events.recv().await {

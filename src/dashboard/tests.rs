@@ -13,7 +13,7 @@ use ratatui::Terminal;
 use super::app::{App, AppOptions, EngineLink, NoticeState, Overlay, Panel};
 use super::event::{ActionRequest, AppEvent};
 use super::link::{ScenarioEvent, StepInfo};
-use super::state::ActivityState;
+use crate::projection::ActivityState;
 use super::theme::ThemeName;
 use crate::runtime::{Health, LogLine, PodState, PodStatus};
 
@@ -96,7 +96,7 @@ fn demo_app(theme: ThemeName) -> App {
         index: 1,
         narration: "Payment v1 fails some charges: the engine retries them with backoff, nothing is lost.".into(),
     }));
-    app.update(AppEvent::Scenario(ScenarioEvent::Expectation { name: "none failed".into(), passed: None, measured: "1 failed (card declined)".into() }));
+    app.update(AppEvent::Scenario(ScenarioEvent::Expectation { name: "none failed".into(), verdict: None, measured: "1 failed (card declined)".into() }));
     app.update(AppEvent::Pollers {
         task_queue: "orders".into(),
         pollers: vec![faultline_proto::PollerInfo { worker: "order-worker:7".into(), task_queue: "orders".into(), kind: "workflow".into(), last_poll_at_ms: NOW }],
@@ -130,9 +130,11 @@ fn screen_text(term: &Terminal<TestBackend>) -> String {
 #[test]
 fn recorded_stream_folds_into_counts_statuses_retries_and_timers() {
     let mut app = demo_app(ThemeName::Dark);
-    let c = app.store.counts;
+    let c = app.store.counts();
     assert_eq!(app.store.len(), 8, "5 orders and 3 shipments");
-    assert_eq!((c.running, c.retrying, c.completed, c.failed, c.other), (3, 1, 3, 1, 0));
+    // Counts are per order (a shipment counts for its order); retrying orders are running.
+    assert_eq!((c.started, c.running, c.retrying, c.completed, c.failed, c.canceled), (5, 3, 1, 1, 1, 0));
+    assert_eq!((c.on_timer, c.in_backoff, c.timers_pending), (2, 1, 2), "order-1004 waits on its shipment's timer");
     assert_eq!(app.store.total_events, 175);
 
     let stuck = app.store.get("order-1002").expect("order-1002");
@@ -140,7 +142,7 @@ fn recorded_stream_folds_into_counts_statuses_retries_and_timers() {
     assert_eq!((charge.state, charge.attempt, charge.max_attempts), (ActivityState::Backoff, 4, 10));
     assert_eq!(charge.next_retry_at_ms, Some(T0 + 15_185));
     assert!(charge.last_failure.as_deref().unwrap_or("").contains("rounding error"));
-    assert_eq!(stuck.step, "charge_payment");
+    assert_eq!(stuck.step, crate::projection::Step::Activity { activity_type: "charge_payment".into() });
 
     let failed = app.store.get("order-1003").expect("order-1003");
     assert_eq!(failed.status, faultline_proto::WorkflowStatus::Failed);
@@ -181,14 +183,14 @@ fn recorded_stream_folds_into_counts_statuses_retries_and_timers() {
 #[test]
 fn replays_and_backfills_are_idempotent() {
     let mut app = demo_app(ThemeName::Dark);
-    let before = (app.store.counts, app.store.total_events);
+    let before = (app.store.counts(), app.store.total_events);
     for se in recorded_stream() {
         app.update(AppEvent::Stream(se));
     }
-    assert_eq!((app.store.counts, app.store.total_events), before, "a replayed cursor is ignored");
+    assert_eq!((app.store.counts(), app.store.total_events), before, "a replayed cursor is ignored");
     let events: Vec<_> = recorded_stream().into_iter().filter(|s| s.workflow_id == "order-1001").map(|s| s.event).collect();
     app.update(AppEvent::History { workflow_id: "order-1001".into(), run_id: "r-1001".into(), workflow_type: "Order".into(), events });
-    assert_eq!((app.store.counts, app.store.total_events), before, "a backfill of known events changes nothing");
+    assert_eq!((app.store.counts(), app.store.total_events), before, "a backfill of known events changes nothing");
 }
 
 #[test]
@@ -357,12 +359,12 @@ fn runner_events_map_to_the_scenario_panel() {
     let plan = RunEvent::Plan {
         title: "fixed-pod".into(),
         description: "Deploy the fix while orders retry.".into(),
-        steps: vec![RunnerStep { title: "Deploy v2".into(), narration: "Now the fix.".into(), gate: "presenter (space)".into(), actions: vec![] }],
+        steps: vec![RunnerStep { title: "Deploy v2".into(), narration: "Now the fix.".into(), gate: "presenter (space)".into(), manual: true, actions: vec![] }],
         orders: 5,
         speed: 1.0,
     };
     let mut app = App::new(AppOptions::default(), NOW);
-    for e in [plan, RunEvent::Waiting { step: 0, text: "presenter (space)".into() }] {
+    for e in [plan, RunEvent::Waiting { step: 0, text: "presenter (space)".into(), presenter: true }] {
         if let Some(se) = super::link::from_run_event(e) {
             app.update(AppEvent::Scenario(se));
         }

@@ -1,5 +1,6 @@
 //! State of the pod, log and scenario panels, updated by events (no I/O).
 
+use crate::scenario::report::Verdict;
 use std::collections::{HashMap, VecDeque};
 
 use crate::runtime::{LogLine, PodState, PodStatus};
@@ -110,9 +111,11 @@ pub struct ScenarioView {
     pub steps: Vec<(StepInfo, StepStatus)>,
     pub current: Option<usize>,
     pub narration: String,
-    /// (name, passed: None while watched, measured value)
-    pub expectations: Vec<(String, Option<bool>, String)>,
-    pub finished: Option<bool>,
+    /// (name, verdict: None while watched, measured value)
+    pub expectations: Vec<(String, Option<Verdict>, String)>,
+    pub finished: Option<Verdict>,
+    /// Why setup failed, shown in the narration box whatever the screen size.
+    pub setup_failed: Option<String>,
     /// The latest remark of the runner (setup progress, ...).
     pub note: Option<String>,
 }
@@ -162,17 +165,21 @@ impl ScenarioView {
                     s.1 = if ok { StepStatus::Done } else { StepStatus::Failed(message.unwrap_or_default()) };
                 }
             }
-            ScenarioEvent::Expectation { name, passed, measured } => {
+            ScenarioEvent::Expectation { name, verdict, measured } => {
                 match self.expectations.iter_mut().find(|x| x.0 == name) {
                     Some(x) => {
-                        x.1 = passed;
+                        x.1 = verdict;
                         x.2 = measured;
                     }
-                    None => self.expectations.push((name, passed, measured)),
+                    None => self.expectations.push((name, verdict, measured)),
                 }
             }
-            ScenarioEvent::Finished { passed } => {
-                self.finished = Some(passed);
+            ScenarioEvent::SetupFailed { cause } => {
+                self.narration = format!("Setup failed: {cause}");
+                self.setup_failed = Some(cause);
+            }
+            ScenarioEvent::Finished { verdict } => {
+                self.finished = Some(verdict);
                 for s in self.steps.iter_mut() {
                     if s.1 == StepStatus::Running {
                         s.1 = StepStatus::Done;

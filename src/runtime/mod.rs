@@ -9,12 +9,14 @@
 //! - `compose`: parses docker-compose.yml into a [`Topology`].
 //! - `docker`: the Docker runtime; every bollard call goes through one actor task.
 //! - `local`: the local-process runtime (SIGKILL, SIGSTOP/SIGCONT, restart with another build).
+//! - `fake`: an in-memory runtime for tests of the runner and the dashboard.
 //! - `images`: builds the static binaries and the `FROM scratch` images.
 //! - `hub`: the status/log fan-out both runtimes publish to.
 //! - `connect`: picks the runtime (`auto` falls back from Docker to local with a notice).
 
 pub mod compose;
 pub mod docker;
+pub mod fake;
 pub mod images;
 pub mod local;
 mod connect;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::error::ScenarioError;
 use super::headless::{self, HeadlessOptions};
+use super::report::Verdict;
 use super::Context;
 use crate::runtime::{self, RuntimeChoice};
 
@@ -47,7 +48,7 @@ pub fn validate(paths: &[PathBuf], compose: &Path) -> Result<String, ScenarioErr
 }
 
 /// `faultline run PATH --headless`: connects the runtime, builds images when Docker runs the
-/// pods, runs, writes the report. `Ok(true)` when every expectation passed.
+/// pods, runs, writes the report, and returns its verdict.
 pub async fn run_headless(
     path: &Path,
     compose: &Path,
@@ -55,7 +56,7 @@ pub async fn run_headless(
     speed: f64,
     report: Option<PathBuf>,
     bring_up: bool,
-) -> Result<bool, ScenarioError> {
+) -> Result<Verdict, ScenarioError> {
     let speed = headless::check_speed(speed).map_err(ScenarioError::Usage)?;
     // Validate before touching any pod: a typo must not cost a topology start.
     let ctx = Context::from_compose(compose)?;
@@ -72,5 +73,5 @@ pub async fn run_headless(
     // the next run starts in seconds (`faultline down` removes them).
     let down_after = rt.kind() == "local";
     let report = headless::run(rt, scenario, HeadlessOptions { speed, report, bring_up, down_after }).await?;
-    Ok(report.passed)
+    Ok(report.verdict)
 }

@@ -1,5 +1,6 @@
-//! Evaluating expectations: live (from the tracker, while a run settles) and final (with the
-//! engine's own view of every order and the ledgers). Pure: the runner gathers the inputs.
+//! Evaluating expectations: live (from the run's projection, while a run settles) and final
+//! (with the engine's own view of every order and the ledgers). Pure: the runner gathers the
+//! inputs.
 
 use std::collections::BTreeMap;
 
@@ -7,15 +8,15 @@ use faultline_proto::WorkflowStatus;
 
 use super::ledger::{self, LedgerSnapshot};
 use super::model::{fmt_duration, Check, Expectation};
-use super::report::ExpectationResult;
-use super::tracker::Tracker;
+use super::report::{ExpectationResult, Verdict};
+use crate::projection::Projection;
 
 /// A pod came back: a start, restart, unpause, reconnect or deploy of it returned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comeback {
     pub pod: String,
-    /// Milliseconds since the run started.
-    pub at_ms: u64,
+    /// When, on the run's clock (ms since the epoch, like the engine's event times).
+    pub at_ms: i64,
     /// Orders open at that moment: recovery is when the last of them closed.
     pub open: Vec<String>,
 }
@@ -37,14 +38,14 @@ pub struct Evidence {
 
 /// Recovery after the last comeback of `pod`: when the last order open then closed.
 /// `Err` with the measured text when not (yet) recovered.
-pub fn recovery_ms(pod: &str, comebacks: &[Comeback], tracker: &Tracker) -> Result<u64, String> {
+pub fn recovery_ms(pod: &str, comebacks: &[Comeback], projection: &Projection) -> Result<u64, String> {
     let Some(cb) = comebacks.iter().rev().find(|c| c.pod == pod) else {
         return Err(format!("pod {pod} never came back"));
     };
     let mut last = cb.at_ms;
     let mut open = 0;
     for id in &cb.open {
-        match tracker.order(id).and_then(|o| o.closed_ms) {
+        match projection.order(id).and_then(|o| o.closed_at_ms) {
             Some(t) => last = last.max(t),
             None => open += 1,
         }
@@ -52,19 +53,19 @@ pub fn recovery_ms(pod: &str, comebacks: &[Comeback], tracker: &Tracker) -> Resu
     if open > 0 {
         Err(format!("{open} order(s) open when {pod} came back are still open"))
     } else {
-        Ok(last - cb.at_ms)
+        Ok(last.saturating_sub(cb.at_ms).max(0) as u64)
     }
 }
 
-/// Whether an expectation already holds, from the live tracker alone; `None` for checks that
-/// need the final audit (ledgers, the engine's view).
-pub fn holds_live(check: &Check, tracker: &Tracker, comebacks: &[Comeback], orders_started: u64) -> Option<bool> {
-    let c = tracker.counts();
+/// Whether an expectation already holds, from the live projection alone; `None` for checks
+/// that need the final audit (ledgers, the engine's view).
+pub fn holds_live(check: &Check, projection: &Projection, comebacks: &[Comeback], orders_started: u64) -> Option<bool> {
+    let c = projection.counts();
     Some(match check {
         Check::AllCompleted => orders_started > 0 && c.completed >= orders_started,
         Check::RetriesAtLeast(n) => c.retries_seen >= *n,
         Check::TimersFiredAtLeast(n) => c.timers_fired >= *n,
-        Check::RecoveryAtMost { pod, .. } => recovery_ms(pod, comebacks, tracker).is_ok(),
+        Check::RecoveryAtMost { pod, .. } => recovery_ms(pod, comebacks, projection).is_ok(),
         Check::NoneFailed => c.failed == 0,
         Check::NoneLost | Check::ChargedExactlyOnce | Check::NoDuplicateEffects => return None,
     })
@@ -72,11 +73,11 @@ pub fn holds_live(check: &Check, tracker: &Tracker, comebacks: &[Comeback], orde
 
 /// The final verdict of one expectation. `held_at_ms`: when it first held during the run
 /// (for `within`), and `within_ms` its scaled deadline from the last step's start.
-pub fn evaluate(e: &Expectation, tracker: &Tracker, ev: &Evidence, late: bool) -> ExpectationResult {
+pub fn evaluate(e: &Expectation, projection: &Projection, ev: &Evidence, late: bool) -> ExpectationResult {
     let status = |id: &String| -> Option<WorkflowStatus> {
         match ev.engine_status.get(id) {
             Some(Ok(s)) => Some(*s),
-            _ => tracker.order(id).and_then(|o| o.status),
+            _ => projection.order(id).and_then(|o| o.status),
         }
     };
     let total = ev.started.len() + ev.failed_starts.len();
@@ -96,7 +97,7 @@ pub fn evaluate(e: &Expectation, tracker: &Tracker, ev: &Evidence, late: bool) -
             let mut lost: Vec<String> = ev.failed_starts.iter().map(|(id, e)| format!("{id} (never started: {e})")).collect();
             for id in &ev.started {
                 match ev.engine_status.get(id) {
-                    Some(Ok(_)) if tracker.order(id).is_some_and(|o| o.runs_started > 0) => {}
+                    Some(Ok(_)) if projection.order(id).is_some_and(|o| o.runs_started > 0) => {}
                     Some(Ok(_)) => lost.push(format!("{id} (no workflow_started event on the stream)")),
                     Some(Err(why)) => lost.push(format!("{id} ({why})")),
                     None => lost.push(format!("{id} (not checked)")),
@@ -135,14 +136,14 @@ pub fn evaluate(e: &Expectation, tracker: &Tracker, ev: &Evidence, late: bool) -
             None => (false, "ledger audit not run".into()),
         },
         Check::RetriesAtLeast(n) => {
-            let c = tracker.counts().retries_seen;
+            let c = projection.counts().retries_seen;
             (c >= *n, format!("{c} retries seen"))
         }
         Check::TimersFiredAtLeast(n) => {
-            let c = tracker.counts().timers_fired;
+            let c = projection.counts().timers_fired;
             (c >= *n, format!("{c} timers fired"))
         }
-        Check::RecoveryAtMost { pod, max } => match recovery_ms(pod, &ev.comebacks, tracker) {
+        Check::RecoveryAtMost { pod, max } => match recovery_ms(pod, &ev.comebacks, projection) {
             Ok(ms) => (ms <= max.as_millis() as u64, format!("recovered in {}", fmt_duration(std::time::Duration::from_millis(ms)))),
             Err(why) => (false, why),
         },
@@ -152,7 +153,8 @@ pub fn evaluate(e: &Expectation, tracker: &Tracker, ev: &Evidence, late: bool) -
         passed = false;
         measured.push_str(" (but not within the deadline)");
     }
-    ExpectationResult { expectation: e.check.describe(), passed, measured, line: e.line }
+    let verdict = if passed { Verdict::Passed } else { Verdict::Failed };
+    ExpectationResult { expectation: e.check.describe(), verdict, measured, line: e.line }
 }
 
 fn list(ids: &[&String]) -> String {

@@ -126,6 +126,12 @@ pub struct RawCondition {
     #[serde(default)]
     pub retrying: Option<Spanned<i64>>,
     #[serde(default)]
+    pub in_backoff: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub on_timer: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub canceled: Option<Spanned<i64>>,
+    #[serde(default)]
     pub completed: Option<Spanned<i64>>,
     #[serde(default)]
     pub failed: Option<Spanned<i64>>,

@@ -13,8 +13,9 @@ use faultline_sdk::Client;
 
 use super::error::ScenarioError;
 use super::model::{fmt_duration, Scenario};
-use super::report::{clock, Report};
+use super::report::{clock, Report, Verdict};
 use super::runner::{self, RunCommand, RunConfig, RunEvent};
+use crate::clock::SystemClock;
 use crate::runtime::PodRuntime;
 
 #[derive(Debug, Clone)]
@@ -45,7 +46,7 @@ pub async fn run(rt: Arc<dyn PodRuntime>, scenario: Scenario, opts: HeadlessOpti
     let client = engine_client(rt.as_ref())?;
     let keep = rt.clone();
     let cfg = RunConfig { speed: opts.speed, auto_advance: true, bring_up: opts.bring_up, terminate_leftovers: true, ..RunConfig::default() };
-    let mut handle = runner::spawn(rt, client, scenario, cfg);
+    let mut handle = runner::spawn(rt, Arc::new(client), scenario, cfg, Arc::new(SystemClock));
     let commands = handle.commands.clone();
     let ctrl_c = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -90,7 +91,8 @@ pub fn line(ev: &RunEvent, steps_total: usize) -> Option<String> {
             format!("▶ {title}\n{}\n  {} steps · {orders} orders · speed ×{speed}", desc.join("\n"), steps.len())
         }
         RunEvent::Note { at_ms, text } => format!("[{}] · {text}", clock(*at_ms)),
-        RunEvent::Waiting { step, text } => format!("{pad}  step {}/{steps_total} waits for: {text}", step + 1),
+        RunEvent::SetupFailed { at_ms, cause } => format!("[{}] ✗ setup failed: {cause}", clock(*at_ms)),
+        RunEvent::Waiting { step, text, .. } => format!("{pad}  step {}/{steps_total} waits for: {text}", step + 1),
         RunEvent::StepStarted { step, at_ms, title, narration } => {
             format!("[{}] STEP {}/{steps_total} · {title}\n{pad}  “{narration}”", clock(*at_ms), step + 1)
         }
@@ -107,10 +109,15 @@ pub fn line(ev: &RunEvent, steps_total: usize) -> Option<String> {
             }
         }
         RunEvent::Expectation(r) => {
-            format!("  {}  {} — {}", if r.passed { "PASS" } else { "FAIL" }, r.expectation, r.measured)
+            let mark = match r.verdict {
+                Verdict::Passed => "PASS",
+                Verdict::Failed => "FAIL",
+                Verdict::NotEvaluated => "----",
+            };
+            format!("  {mark}  {} — {}", r.expectation, r.measured)
         }
         RunEvent::Finished(r) => {
-            let verdict = if r.passed { "PASSED" } else { "FAILED" };
+            let verdict = r.verdict.word();
             let why = r.aborted.as_ref().map(|a| format!(" (aborted: {a})")).unwrap_or_default();
             format!("{verdict}: {} in {}{why}", r.title, fmt_duration(Duration::from_millis(r.duration_ms)))
         }

@@ -9,8 +9,8 @@
 //! - `context`: the pods and versions of the topology the validator checks against.
 //! - `model`: the validated scenario (steps, actions, conditions, expectations).
 //! - `workload`: deterministic orders from the seed.
-//! - `tracker`: pure bookkeeping of the engine's event stream (counts, retries, timers).
-//! - `runner`: the one runner the headless CLI and the dashboard share (events out, commands in).
+//! - `runner`: the one runner the headless CLI and the dashboard share (events out, commands in);
+//!   it reads the engine's stream through [`crate::projection`], like the dashboard.
 //! - `ledger`: the "charged exactly once" audit over the services' ledgers.
 //! - `report`: the report of a run, as JSON or Markdown.
 //! - `headless`: `faultline run --headless`, progress lines and the report file.
@@ -27,7 +27,6 @@ pub mod ledger;
 pub mod model;
 pub mod report;
 pub mod runner;
-pub mod tracker;
 pub mod validate;
 pub mod workload;
 

@@ -7,8 +7,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use faultline_demo::order::OrderTiming;
 
 use crate::runtime::PodAction;
@@ -113,42 +111,8 @@ pub struct Step {
     pub actions: Vec<Action>,
 }
 
-/// Counters the runner keeps from the engine's event stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Counter {
-    /// Orders the engine has started.
-    Started,
-    /// Orders not closed yet.
-    Running,
-    /// Open orders with an activity (theirs or their child's) that failed and is being retried.
-    Retrying,
-    Completed,
-    /// Orders that failed, were terminated or timed out (canceled ones are counted apart).
-    Failed,
-    /// Failed activity attempts that the engine will retry.
-    RetriesSeen,
-    TimersPending,
-    TimersFired,
-    /// Orders whose charge activity completed.
-    Charged,
-}
-
-impl Counter {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Counter::Started => "started",
-            Counter::Running => "running",
-            Counter::Retrying => "retrying",
-            Counter::Completed => "completed",
-            Counter::Failed => "failed",
-            Counter::RetriesSeen => "retries_seen",
-            Counter::TimersPending => "timers_pending",
-            Counter::TimersFired => "timers_fired",
-            Counter::Charged => "charged",
-        }
-    }
-}
+/// The counts a condition can wait on: defined once, in the projection.
+pub use crate::projection::Counter;
 
 /// A condition a step (or a `wait`) waits for.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::error::ScenarioError;
 use super::model::fmt_duration;
-use super::tracker::Counts;
+use crate::projection::Counts;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -24,6 +24,8 @@ pub struct Report {
     pub duration_ms: u64,
     /// Why the run stopped early (a step's condition timed out, a pod action failed...).
     pub aborted: Option<String>,
+    pub verdict: Verdict,
+    /// `verdict == Passed`.
     pub passed: bool,
     pub counts: Counts,
     pub orders: Vec<OrderLine>,
@@ -40,17 +42,46 @@ pub struct OrderLine {
     pub status: String,
     pub retries: u64,
     pub last_failure: Option<String>,
+    /// The failure seen most often, with how often: the bug, rather than the last blip.
+    pub most_frequent_failure: Option<(String, u32)>,
+}
+
+/// The outcome of a run, or of one expectation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Passed,
+    Failed,
+    /// The run stopped before it could be judged (aborted by the presenter, or before the
+    /// steps it depends on ran).
+    NotEvaluated,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Passed => "PASSED",
+            Verdict::Failed => "FAILED",
+            Verdict::NotEvaluated => "NOT EVALUATED",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExpectationResult {
     /// What was expected, in words.
     pub expectation: String,
-    pub passed: bool,
+    pub verdict: Verdict,
     /// What was measured, e.g. "8/8 completed" or "4.2s".
     pub measured: String,
     /// Line of the `[[expect]]` in the scenario file.
     pub line: usize,
+}
+
+impl ExpectationResult {
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Passed
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -85,7 +116,7 @@ impl Report {
     /// A page a presenter can share: verdict, expectations, orders, timeline.
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
-        let verdict = if self.passed { "PASSED" } else { "FAILED" };
+        let verdict = self.verdict.word();
         s.push_str(&format!("# {} — {verdict}\n\n", self.title));
         s.push_str(&format!("{}\n\n", self.description));
         s.push_str(&format!(
@@ -102,7 +133,11 @@ impl Report {
         }
         s.push_str("\n## Expectations\n\n| | expectation | measured |\n|---|---|---|\n");
         for e in &self.expectations {
-            let mark = if e.passed { "✅ pass" } else { "❌ fail" };
+            let mark = match e.verdict {
+                Verdict::Passed => "✅ pass",
+                Verdict::Failed => "❌ fail",
+                Verdict::NotEvaluated => "⏸ not evaluated",
+            };
             s.push_str(&format!("| {mark} | {} | {} |\n", md_escape(&e.expectation), md_escape(&e.measured)));
         }
         let c = &self.counts;
@@ -111,15 +146,17 @@ impl Report {
             c.started, c.completed, c.failed, c.canceled, c.running, c.retries_seen, c.timers_fired
         ));
         if !self.orders.is_empty() {
-            s.push_str("\n## Orders\n\n| # | workflow | amount | status | retries | last failure |\n|---|---|---|---|---|---|\n");
+            s.push_str("\n## Orders\n\n| # | workflow | amount | status | retries | most frequent failure | last failure |\n|---|---|---|---|---|---|---|\n");
             for o in &self.orders {
+                let frequent = o.most_frequent_failure.as_ref().map(|(m, n)| format!("{n}× {m}")).unwrap_or_default();
                 s.push_str(&format!(
-                    "| {} | `{}` | {} | {} | {} | {} |\n",
+                    "| {} | `{}` | {} | {} | {} | {} | {} |\n",
                     o.number,
                     o.workflow_id,
                     o.amount,
                     o.status,
                     o.retries,
+                    md_escape(&frequent),
                     md_escape(o.last_failure.as_deref().unwrap_or(""))
                 ));
             }

@@ -1,5 +1,6 @@
 //! Counts (running, retrying, completed, failed) and a throughput sparkline of completions per
-//! second. Both come from incrementally maintained counters.
+//! second. The counts are the projection's ([`crate::projection::Counts`]): the same numbers a
+//! scenario's `when` conditions wait on. "Retrying" orders are among the running ones.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -13,7 +14,7 @@ use crate::dashboard::app::App;
 pub fn inline(app: &App) -> Vec<Span<'static>> {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let t = &app.theme;
-    let c = app.store.counts;
+    let c = app.store.counts();
     let mut spans = Vec::new();
     for (n, what, color) in [
         (c.running, "running", t.info),
@@ -34,7 +35,7 @@ pub fn inline(app: &App) -> Vec<Span<'static>> {
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let t = &app.theme;
-    let c = app.store.counts;
+    let c = app.store.counts();
     let rate = app.store.completions.per_second(app.now_ms, 10);
     let ev_rate = app.store.events_rate.per_second(app.now_ms, 10);
     let title = format!(" Counts · {:.1} completed/s ", rate);
@@ -54,8 +55,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         for g in groups {
             lines.push(Line::from(g));
         }
-        if c.other > 0 {
-            lines.push(Line::from(item(c.other, "canceled/terminated", t.dim)));
+        if c.canceled > 0 {
+            lines.push(Line::from(item(c.canceled, "canceled", t.dim)));
         }
         lines.push(Line::from(Span::styled(format!("{} events · {:.0} events/s", app.store.total_events, ev_rate), t.dim())));
     } else {

@@ -9,14 +9,19 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::workflows::status_label;
+use super::workflows::{status_label, step_text};
 use super::{area_inner, fmt_countdown, fmt_duration, panel, status_style, trunc};
 use crate::dashboard::app::{App, Panel};
-use crate::dashboard::state::RunView;
+use crate::projection::{RunView, Step};
 use crate::dashboard::theme::Theme;
 
 fn label(run: &RunView, seq: u64) -> String {
-    run.labels.get(&seq).cloned().unwrap_or_else(|| format!("#{seq}"))
+    match run.labels.get(&seq) {
+        // History rows name a child by its id, which tells siblings apart.
+        Some(Step::Child { workflow_id, .. }) => format!("child {workflow_id}"),
+        Some(step) => step_text(step),
+        None => format!("#{seq}"),
+    }
 }
 
 /// One-line description of an event and the colour that fits it.

@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 use super::{area_inner, fmt_countdown, panel, trunc};
 use crate::dashboard::app::App;
-use crate::dashboard::state::{ActivityState, RunView};
+use crate::projection::{ActivityState, RunView};
 
 /// One line of the panel.
 enum Item<'a> {
@@ -81,7 +81,7 @@ fn items<'a>(app: &'a App, run: Option<&'a RunView>, width: usize) -> Vec<Item<'
         let total = (tm.fire_at_ms - tm.started_at_ms).max(1) as f64;
         let ratio = ((app.now_ms - tm.started_at_ms) as f64 / total).clamp(0.0, 1.0);
         let left_ms = tm.fire_at_ms - app.now_ms;
-        let name = run.labels.get(&tm.seq).cloned().unwrap_or_else(|| "timer".into());
+        let name = run.labels.get(&tm.seq).map(super::workflows::step_text).unwrap_or_else(|| "timer".into());
         let label = if left_ms > 0 { format!("fires in {}", fmt_countdown(left_ms)) } else { "firing".into() };
         out.push(Item::Gauge { left: Line::from(Span::styled(format!("⏲ {name} #{}", tm.seq), t.bold().fg(t.info))), ratio, label, warn: false });
     }

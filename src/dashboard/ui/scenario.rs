@@ -10,6 +10,7 @@ use ratatui::Frame;
 use super::{area_inner, panel, trunc};
 use crate::dashboard::app::App;
 use crate::dashboard::views::StepStatus;
+use crate::scenario::report::Verdict;
 
 pub fn narration(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let t = &app.theme;
@@ -28,8 +29,14 @@ pub fn narration(f: &mut Frame, app: &App, area: Rect, big: bool) {
     if sc.waiting() {
         block = block.title(Line::from(Span::styled(" ␣ space: next step ", style.fg(t.warn).add_modifier(Modifier::BOLD))).right_aligned());
     }
-    if let Some(passed) = sc.finished {
-        let (txt, c) = if passed { (" ✓ all expectations met ", t.ok) } else { (" ✗ an expectation failed ", t.err) };
+    let badge = match (sc.finished, &sc.setup_failed) {
+        (_, Some(_)) => Some((" ✗ setup failed ", t.err)),
+        (Some(Verdict::Passed), _) => Some((" ✓ all expectations met ", t.ok)),
+        (Some(Verdict::Failed), _) => Some((" ✗ an expectation failed ", t.err)),
+        (Some(Verdict::NotEvaluated), _) => Some((" ⏸ not evaluated ", t.warn)),
+        (None, _) => None,
+    };
+    if let Some((txt, c)) = badge {
         block = block.title(Line::from(Span::styled(txt, style.fg(c).add_modifier(Modifier::BOLD))).right_aligned());
     }
     let mut lines = Vec::new();
@@ -83,8 +90,9 @@ pub fn steps(f: &mut Frame, app: &App, area: Rect) {
         lines.push(Line::from(Span::styled("Expectations", t.bold().fg(t.title))));
         for (name, passed, measured) in &sc.expectations {
             let (mark, style) = match passed {
-                Some(true) => ("✓", t.fg(t.ok)),
-                Some(false) => ("✗", t.fg(t.err)),
+                Some(Verdict::Passed) => ("✓", t.fg(t.ok)),
+                Some(Verdict::Failed) => ("✗", t.fg(t.err)),
+                Some(Verdict::NotEvaluated) => ("–", t.dim()),
                 None => ("…", t.dim()),
             };
             lines.push(Line::from(Span::styled(trunc(&format!("{mark} {name}: {measured}"), w), style)));

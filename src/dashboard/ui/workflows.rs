@@ -8,21 +8,35 @@ use ratatui::Frame;
 
 use super::{fmt_duration, panel, status_style, trunc};
 use crate::dashboard::app::{App, Panel, StatusFilter};
-use crate::dashboard::state::{Category, RunView};
+use crate::projection::{Category, RunView, Step};
 
 /// The word shown for a run's status.
 pub(crate) fn status_label(r: &RunView) -> &'static str {
+    use faultline_proto::WorkflowStatus as S;
     match r.category() {
         Category::Running => "running",
         Category::Retrying => "retrying",
         Category::Completed => "completed",
-        Category::Failed if r.status == faultline_proto::WorkflowStatus::TimedOut => "timed out",
+        Category::Failed if r.status == S::TimedOut => "timed out",
+        Category::Failed if r.status == S::Terminated => "terminated",
         Category::Failed => "failed",
-        Category::Other => match r.status {
-            faultline_proto::WorkflowStatus::Canceled => "canceled",
-            faultline_proto::WorkflowStatus::Terminated => "terminated",
-            _ => "continued",
-        },
+        Category::Canceled => "canceled",
+    }
+}
+
+/// A step (or what a history `seq` refers to) in words: `charge_payment`, `timer 30s`,
+/// `child Shipment`.
+pub(crate) fn step_text(step: &Step) -> String {
+    match step {
+        Step::Unknown => String::new(),
+        Step::Started => "started".into(),
+        Step::Activity { activity_type } => activity_type.clone(),
+        Step::Timer { duration_ms } => format!("timer {}", fmt_duration(*duration_ms as i64)),
+        Step::Child { workflow_type, .. } => format!("child {workflow_type}"),
+        Step::Signaled { name } => format!("signal {name}"),
+        Step::SignalSent { name, to } => format!("signal {name} → {to}"),
+        Step::CancelRequested => "cancel requested".into(),
+        Step::Closed(s) => s.as_str().replace('_', " "),
     }
 }
 
@@ -55,6 +69,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         let label = status_label(r);
         let age = fmt_duration(r.closed_at_ms.unwrap_or(app.now_ms) - r.started_at_ms);
         let retried = r.attempt > 1;
+        let step_label = step_text(&r.step);
         let indent = if r.parent.is_some() { "└" } else { "" };
         let mut cells = vec![Span::styled(trunc(&format!("{indent}{}", r.workflow_id), id_w as usize), t.base())];
         if big {
@@ -62,12 +77,12 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         }
         cells.push(Span::styled(label, status_style(t, label)));
         if big {
-            cells.push(Span::styled(trunc(&r.step, step_w as usize), t.base()));
+            cells.push(Span::styled(trunc(&step_label, step_w as usize), t.base()));
             let attempt = if retried { r.attempt.to_string() } else { String::new() };
             cells.push(Span::styled(attempt, t.fg(t.warn)));
         } else {
             // Narrow screens fold the attempt into the step: `charge ×3`.
-            let step = if retried { format!("{} ×{}", trunc(&r.step, step_w as usize - 4), r.attempt) } else { trunc(&r.step, step_w as usize) };
+            let step = if retried { format!("{} ×{}", trunc(&step_label, step_w as usize - 4), r.attempt) } else { trunc(&step_label, step_w as usize) };
             cells.push(Span::styled(step, if retried { t.fg(t.warn) } else { t.base() }));
         }
         cells.push(Span::styled(age, t.dim()));

@@ -2,145 +2,137 @@
 //! of every order, the ledgers), evaluate, report.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use faultline_sdk::ClientError;
 
+use super::control::Abort;
 use super::steps::with_engine_retry_until;
-use super::{Abort, Run, RunEvent};
+use super::{Run, RunEvent};
 use crate::scenario::expect::{self, Evidence};
 use crate::scenario::ledger;
-use crate::scenario::report::{OrderLine, Report};
+use crate::scenario::model::{fmt_duration, Check};
+use crate::scenario::report::{ExpectationResult, OrderLine, Report, Verdict};
 
 impl Run {
     /// Waits until every expectation with `within` holds, or the latest such deadline passes
     /// (counted from the start of the last step). Expectations that need the audit count as
     /// holding here.
-    pub(super) async fn settle(&mut self, last_step_ms: u64) -> Result<(), Abort> {
+    pub(super) async fn settle(&mut self, last_step_start: i64) -> Result<(), Abort> {
         let withins: Vec<_> = self.sc.expectations.iter().filter(|e| e.within.is_some()).cloned().collect();
         let Some(max) = withins.iter().filter_map(|e| e.within).max() else { return Ok(()) };
-        let until = self.t0 + Duration::from_millis(last_step_ms) + self.scaled_timeout(max);
+        let until = Self::after(last_step_start, self.scaled_timeout(max));
         let what: Vec<String> = withins.iter().map(|e| e.check.describe()).collect();
-        self.note(format!("settling: waiting up to {} for {}", crate::scenario::model::fmt_duration(until.saturating_duration_since(Instant::now())), what.join(", ")));
+        let left = Duration::from_millis(until.saturating_sub(self.ctl.now()).max(0) as u64);
+        self.note(format!("settling: waiting up to {} for {}", fmt_duration(left), what.join(", ")));
         let scaled: Vec<_> = withins.iter().map(|e| self.scaled_check(&e.check)).collect();
+        let (comebacks, started) = (self.comebacks.clone(), self.orders_started());
         let r = self
-            .wait_for(Some(until), "the expectations", |r| {
-                scaled.iter().all(|c| expect::holds_live(c, &r.tracker, &r.comebacks, r.orders_started()).unwrap_or(true))
+            .ctl
+            .wait_until(Some(until), &[], "the expectations", |s, _, _| {
+                scaled.iter().all(|c| expect::holds_live(c, &s.projection, &comebacks, started).unwrap_or(true))
             })
             .await;
         match r {
             // Not holding in time is a failed expectation, not an aborted run.
-            Err(Abort(why)) if why.starts_with("timed out") => Ok(()),
+            Err(Abort::TimedOut(_)) => Ok(()),
             other => other,
         }
     }
 
     /// A check with its durations at this run's speed.
-    fn scaled_check(&self, c: &crate::scenario::model::Check) -> crate::scenario::model::Check {
-        use crate::scenario::model::Check;
+    fn scaled_check(&self, c: &Check) -> Check {
         match c {
             Check::RecoveryAtMost { pod, max } => Check::RecoveryAtMost { pod: pod.clone(), max: self.scaled(*max) },
             other => other.clone(),
         }
     }
 
-    /// Audits, evaluates every expectation and builds the report.
-    pub(super) async fn finish(mut self, aborted: Option<String>) -> Report {
-        if let Some(why) = &aborted {
+    /// The engine's status of every started order, with one budget for the whole audit: a
+    /// dead engine must not cost a minute per order.
+    async fn audit_statuses(&mut self) -> BTreeMap<String, Result<faultline_proto::WorkflowStatus, String>> {
+        let clock = self.ctl.clock.clone();
+        let until = Self::after(clock.now_ms(), Duration::from_secs(60));
+        let mut out = BTreeMap::new();
+        for id in self.started.clone() {
+            let engine = self.engine.clone();
+            let r = with_engine_retry_until(&*clock, until, || engine.status(&id)).await;
+            out.insert(
+                id,
+                match r {
+                    Ok(s) => Ok(s),
+                    Err(ClientError::Api { status: 404, .. }) => Err("the engine does not know it".to_string()),
+                    Err(ClientError::Unreachable { .. }) => Err("the engine was unreachable at the audit".to_string()),
+                    Err(e) => Err(format!("cannot ask the engine: {e}")),
+                },
+            );
+        }
+        out
+    }
+
+    /// Audits, evaluates every expectation and builds the report. `aborted`: why the run
+    /// stopped early, and the sentence for the report.
+    pub(super) async fn finish(mut self, aborted: Option<(Abort, String)>) -> Report {
+        if let Some((_, why)) = &aborted {
             self.note(format!("run aborted: {why}"));
         }
-        // Drain what the stream already holds, so the last events count.
-        let _ = self.wait_for(Some(Instant::now() + Duration::from_millis(300)), "the last events", |_| false).await;
+        // The last events count: give those in flight a moment, then fold all that arrived.
+        let drain_until = Self::after(self.ctl.now(), self.cfg.drain);
+        let _ = self.ctl.wait_until(Some(drain_until), &[], "the last events", |_, _, _| false).await;
+        self.flush_live().await;
         let mut ev = Evidence { started: self.started.clone(), failed_starts: self.failed_starts.clone(), comebacks: self.comebacks.clone(), ..Evidence::default() };
         ev.order_ids = self.plans.iter().map(|p| (p.workflow_id.clone(), p.order_id.clone())).collect();
-        let client = self.client.clone();
-        let ids = self.started.clone();
-        let statuses = self
-            .drive(Box::pin(async move {
-                // One budget for the whole audit: a dead engine must not cost a minute per order.
-                let until = Instant::now() + Duration::from_secs(60);
-                let mut out = BTreeMap::new();
-                for id in ids {
-                    let r = with_engine_retry_until(until, || client.describe(&id)).await;
-                    out.insert(
-                        id.clone(),
-                        match r {
-                            Ok(d) => Ok(d.summary.status),
-                            Err(ClientError::Api { status: 404, .. }) => Err("the engine does not know it".to_string()),
-                            Err(ClientError::Unreachable { .. }) => Err("the engine was unreachable at the audit".to_string()),
-                            Err(e) => Err(format!("cannot ask the engine: {e}")),
-                        },
-                    );
-                }
-                out
-            }))
-            .await
-            .unwrap_or_default();
-        for (id, s) in &statuses {
-            if let Ok(s) = s {
-                self.tracker.reconcile(id, *s);
-            }
-        }
-        ev.engine_status = statuses;
+        ev.engine_status = self.audit_statuses().await;
 
-        let urls: Vec<(String, String)> =
-            self.rt.topology().pods.iter().filter_map(|p| self.rt.topology().host_url(&p.name).map(|u| (p.name.clone(), u))).collect();
+        let topology = self.rt.topology();
+        let urls: Vec<(String, String)> = topology.pods.iter().filter_map(|p| topology.host_url(&p.name).map(|u| (p.name.clone(), u))).collect();
         let orders: HashSet<String> = self.plans.iter().filter(|p| self.started.contains(&p.workflow_id)).map(|p| p.order_id.clone()).collect();
-        let needs_ledgers = self.sc.expectations.iter().any(|e| {
-            matches!(e.check, crate::scenario::model::Check::ChargedExactlyOnce | crate::scenario::model::Check::NoDuplicateEffects)
-        });
+        let needs_ledgers = self.sc.expectations.iter().any(|e| matches!(e.check, Check::ChargedExactlyOnce | Check::NoDuplicateEffects));
         if needs_ledgers {
-            ev.ledgers = self.drive(Box::pin(async move { ledger::fetch(&urls, &orders).await })).await.ok();
+            ev.ledgers = Some(ledger::fetch(&urls, &orders).await);
         }
 
-        let mut results = Vec::new();
-        let expectations = self.sc.expectations.clone();
-        for e in &expectations {
-            let mut e = e.clone();
-            e.check = self.scaled_check(&e.check);
-            let mut r = expect::evaluate(&e, &self.tracker, &ev, false);
-            if self.started.is_empty() && self.failed_starts.is_empty() {
-                // Nothing ran: "0 failed" would be a hollow pass.
-                r.passed = false;
-                r.measured = "not evaluated: no order was started".into();
-            }
-            self.emit(RunEvent::Expectation(r.clone()));
-            results.push(r);
+        let results = self.evaluate(&ev, aborted.as_ref().map(|(a, _)| a));
+        for r in &results {
+            self.out.emit(RunEvent::Expectation(r.clone()));
         }
-        let counts = self.tracker.counts();
-        let orders: Vec<OrderLine> = self
-            .plans
-            .iter()
-            .filter(|p| self.started.contains(&p.workflow_id) || self.failed_starts.iter().any(|(id, _)| *id == p.workflow_id))
-            .map(|p| {
-                let t = self.tracker.order(&p.workflow_id);
-                OrderLine {
-                    number: p.number,
-                    workflow_id: p.workflow_id.clone(),
-                    amount: format!("{} EUR ({} × {})", p.amount, p.quantity, p.sku),
-                    status: t.and_then(|t| t.status).map(|s| s.as_str().to_string()).unwrap_or_else(|| "not started".into()),
-                    retries: t.map_or(0, |t| t.retries),
-                    last_failure: t.and_then(|t| t.last_failure.clone()),
-                }
-            })
-            .collect();
+        let (counts, orders) = {
+            let snap = self.shared.borrow();
+            let p = &snap.projection;
+            let orders: Vec<OrderLine> = self
+                .plans
+                .iter()
+                .filter(|pl| self.started.contains(&pl.workflow_id) || self.failed_starts.iter().any(|(id, _)| *id == pl.workflow_id))
+                .map(|pl| {
+                    let o = p.order(&pl.workflow_id);
+                    let status = match ev.engine_status.get(&pl.workflow_id) {
+                        Some(Ok(s)) => Some(*s),
+                        _ => o.as_ref().and_then(|o| o.status),
+                    };
+                    OrderLine {
+                        number: pl.number,
+                        workflow_id: pl.workflow_id.clone(),
+                        amount: format!("{} EUR ({} × {})", pl.amount, pl.quantity, pl.sku),
+                        status: status.map(|s| s.as_str().to_string()).unwrap_or_else(|| "not started".into()),
+                        retries: o.as_ref().map_or(0, |o| o.retries),
+                        last_failure: o.as_ref().and_then(|o| o.last_failure_text()),
+                        most_frequent_failure: o.and_then(|o| o.most_frequent_failure),
+                    }
+                })
+                .collect();
+            (p.counts(), orders)
+        };
 
         if self.cfg.terminate_leftovers {
-            let open: Vec<String> = self.started.iter().filter(|id| self.tracker.order(id).is_some_and(|o| o.closed_ms.is_none())).cloned().collect();
-            if !open.is_empty() {
-                self.note(format!("terminating {} order(s) still open, so the next run starts clean", open.len()));
-                let client = self.client.clone();
-                let _ = self
-                    .drive(Box::pin(async move {
-                        for id in open {
-                            let _ = client.terminate(&id, "scenario finished").await;
-                        }
-                    }))
-                    .await;
-            }
+            self.terminate_leftovers().await;
         }
 
-        let passed = aborted.is_none() && results.iter().all(|r| r.passed);
+        let verdict = match &aborted {
+            Some((Abort::ByPresenter, _)) => Verdict::NotEvaluated,
+            Some(_) => Verdict::Failed,
+            None if results.iter().all(ExpectationResult::passed) => Verdict::Passed,
+            None => Verdict::Failed,
+        };
         let report = Report {
             scenario: self.sc.name.clone(),
             title: self.sc.title.clone(),
@@ -150,14 +142,55 @@ impl Run {
             speed: self.cfg.speed,
             started_at: self.started_wall.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             duration_ms: self.now_ms(),
-            aborted,
-            passed,
+            aborted: aborted.map(|(_, why)| why),
+            verdict,
+            passed: verdict == Verdict::Passed,
             counts,
             orders,
             expectations: results,
-            timeline: std::mem::take(&mut self.timeline),
+            timeline: self.out.take_timeline(),
         };
-        let _ = self.tx.send(RunEvent::Finished(Box::new(report.clone())));
+        self.out.emit(RunEvent::Finished(Box::new(report.clone())));
         report
+    }
+
+    /// Every expectation's verdict. A run cut short judges nothing it did not reach: its
+    /// expectations read "not evaluated", never "failed".
+    fn evaluate(&self, ev: &Evidence, aborted: Option<&Abort>) -> Vec<ExpectationResult> {
+        let snap = self.shared.borrow();
+        let all_steps_ran = self.steps_done == self.sc.steps.len();
+        self.sc
+            .expectations
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                e.check = self.scaled_check(&e.check);
+                let not_evaluated = |why: String| ExpectationResult { expectation: e.check.describe(), verdict: Verdict::NotEvaluated, measured: format!("not evaluated: {why}"), line: e.line };
+                match aborted {
+                    Some(Abort::ByPresenter) if !all_steps_ran => return not_evaluated(format!("aborted by the presenter after {} of {} steps", self.steps_done, self.sc.steps.len())),
+                    Some(why) if !all_steps_ran => return not_evaluated(format!("the run stopped early ({why})")),
+                    _ => {}
+                }
+                if self.started.is_empty() && self.failed_starts.is_empty() {
+                    // Nothing ran: "0 failed" would be a hollow pass.
+                    return not_evaluated("no order was started".into());
+                }
+                expect::evaluate(&e, &snap.projection, ev, false)
+            })
+            .collect()
+    }
+
+    async fn terminate_leftovers(&mut self) {
+        let open: Vec<String> = {
+            let snap = self.shared.borrow();
+            self.started.iter().filter(|id| snap.projection.order(id).is_some_and(|o| o.closed_at_ms.is_none())).cloned().collect()
+        };
+        if open.is_empty() {
+            return;
+        }
+        self.note(format!("terminating {} order(s) still open, so the next run starts clean", open.len()));
+        for id in open {
+            let _ = self.engine.terminate(&id, "scenario finished").await;
+        }
     }
 }

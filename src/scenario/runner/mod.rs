@@ -5,37 +5,46 @@
 //! final [`Report`]) and [`RunCommand`]s go in (`Advance` is the presenter's space bar;
 //! headless runs advance manual steps on their own).
 //!
-//! One task owns all the state and does one thing at a time, in order: set up the pods, then
-//! for each step wait for its gates (manual, `at`, `after`, `when`) and run its actions, then
-//! settle (wait for expectations with `within`), then audit (the engine's view of every order
-//! and the ledgers) and report. While it waits on anything (a gate, a pod action, an order
-//! start) it keeps reading the engine's event stream and the pod status stream, so counts and
-//! conditions stay live and a long Docker call never stalls the bookkeeping.
+//! Two tasks make a run. The live task (`live`) reads the engine's event stream and the pod
+//! status stream into a [`Snapshot`]: the run's [`crate::projection::Projection`], the pods,
+//! the engine link, published through a `watch`. The run task does one thing at a time, in
+//! order: set up the pods, then for each step wait for its gates (manual, `at`, `after`,
+//! `when`) and run its actions, then settle (expectations with `within`), then audit (the
+//! engine's view of every order and the ledgers) and report. It awaits runtime and engine
+//! calls directly and waits on snapshot changes and the injected [`Clock`]; nothing polls.
 //!
 //! Layout:
-//! - this file: the public types and the pump that waits on streams, commands and time.
-//! - `steps`: setup, gates and actions.
-//! - `finish`: settle, audit and the report.
+//! - this file: the public types and the run's state.
+//! - `live`: the snapshot, the live task, the event emitter.
+//! - `control`: waiting on the snapshot, the clock and the presenter.
+//! - `engine`: the engine interface ([`EngineApi`]) and its HTTP implementation.
+//! - `steps`: setup, gates and actions. `finish`: settle, audit and the report.
 
+mod control;
+mod engine;
 mod finish;
+mod live;
 mod steps;
+#[cfg(test)]
+mod tests;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::future::BoxFuture;
-use futures::stream::BoxStream;
-use futures::StreamExt;
-use faultline_sdk::{Client, StreamItem};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+
+pub use engine::EngineApi;
+pub use live::Snapshot;
 
 use super::expect::Comeback;
 use super::model::{Condition, Scenario};
-use super::report::{EntryKind, ExpectationResult, Report, TimelineEntry};
-use super::tracker::{Counts, Tracker};
+use super::report::{ExpectationResult, Report};
 use super::workload::{self, OrderPlan};
-use crate::runtime::{Health, PodRuntime, PodState, PodStatus};
+use crate::clock::Clock;
+use crate::projection::Counts;
+use crate::runtime::PodRuntime;
+use control::Control;
+use live::{Emitter, Feed};
 
 /// How a run behaves.
 #[derive(Debug, Clone)]
@@ -52,11 +61,21 @@ pub struct RunConfig {
     /// Scaled waits on conditions never drop below this: a pod restart takes the same time
     /// at any speed.
     pub min_timeout: Duration,
+    /// How long the end of a run keeps reading the engine's stream for events still in
+    /// flight, before it audits.
+    pub drain: Duration,
 }
 
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig { speed: 1.0, auto_advance: false, bring_up: true, terminate_leftovers: false, min_timeout: Duration::from_secs(30) }
+        RunConfig {
+            speed: 1.0,
+            auto_advance: false,
+            bring_up: true,
+            terminate_leftovers: false,
+            min_timeout: Duration::from_secs(30),
+            drain: Duration::from_millis(300),
+        }
     }
 }
 
@@ -65,7 +84,7 @@ impl Default for RunConfig {
 pub enum RunCommand {
     /// Open the `manual` gate of the step that waits (the space bar).
     Advance,
-    /// Stop the run now; it still audits and reports.
+    /// Stop the run now; it still audits and reports (expectations: not evaluated).
     Abort,
 }
 
@@ -74,8 +93,10 @@ pub enum RunCommand {
 pub struct StepInfo {
     pub title: String,
     pub narration: String,
-    /// What it waits for, e.g. "presenter · retrying >= 5".
+    /// What it waits for, e.g. "presenter (space) · when retrying >= 5".
     pub gate: String,
+    /// It waits for the presenter (the space bar).
+    pub manual: bool,
     pub actions: Vec<String>,
 }
 
@@ -85,8 +106,11 @@ pub enum RunEvent {
     Plan { title: String, description: String, steps: Vec<StepInfo>, orders: u32, speed: f64 },
     /// Setup progress and other remarks.
     Note { at_ms: u64, text: String },
-    /// A step waits for its gates; `text` says for what (e.g. "press space").
-    Waiting { step: usize, text: String },
+    /// Setup failed: the cause, worded for the narration box (e.g. a port in use).
+    SetupFailed { at_ms: u64, cause: String },
+    /// A step waits for its gates; `text` says for what, `presenter` when that includes the
+    /// space bar.
+    Waiting { step: usize, text: String, presenter: bool },
     StepStarted { step: usize, at_ms: u64, title: String, narration: String },
     Action { step: usize, at_ms: u64, text: String, ok: bool, detail: Option<String> },
     Counts { at_ms: u64, counts: Counts },
@@ -100,146 +124,141 @@ pub enum RunEvent {
 pub struct RunHandle {
     pub events: mpsc::UnboundedReceiver<RunEvent>,
     pub commands: mpsc::UnboundedSender<RunCommand>,
+    /// The workflow ids of the run's orders, known before any starts: a screen that shows
+    /// only this run registers them.
+    pub orders: Vec<String>,
+    /// The live snapshot: the same projection the run's conditions read.
+    pub snapshot: watch::Receiver<Snapshot>,
     pub task: tokio::task::JoinHandle<Report>,
 }
 
-/// Starts `scenario` on the pods of `runtime`, talking to the engine through `client`.
-pub fn spawn(runtime: Arc<dyn PodRuntime>, client: Client, scenario: Scenario, cfg: RunConfig) -> RunHandle {
+/// Starts `scenario` on the pods of `runtime`, driving `engine`, with time from `clock`.
+pub fn spawn(runtime: Arc<dyn PodRuntime>, engine: Arc<dyn EngineApi>, scenario: Scenario, cfg: RunConfig, clock: Arc<dyn Clock>) -> RunHandle {
     let (ev_tx, events) = mpsc::unbounded_channel();
     let (commands, cmd_rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(async move {
-        let run = Run::new(runtime, client, scenario, cfg, ev_tx, cmd_rx);
-        run.run().await
-    });
-    RunHandle { events, commands, task }
+    let (shared, snapshot) = watch::channel(Snapshot::new());
+    let plans = workload::generate(&scenario.name, &workload::run_tag(), &scenario.workload);
+    let orders = plans.iter().map(|p| p.workflow_id.clone()).collect();
+    let out = Emitter::new(ev_tx, clock.clone());
+    let ctl = Control::new(clock, snapshot.clone(), cmd_rx);
+    let run = Run::new(runtime, engine, scenario, cfg, plans, out, ctl, Arc::new(shared));
+    let task = tokio::spawn(run.run());
+    RunHandle { events, commands, orders, snapshot, task }
 }
 
 /// The most setup may take: bringing a cold topology up can mean building binaries first.
 const SETUP_LIMIT: Duration = Duration::from_secs(900);
 
-/// Why waiting stopped early.
-#[derive(Debug, Clone)]
-pub(crate) struct Abort(pub String);
-
 pub(crate) struct Run {
     rt: Arc<dyn PodRuntime>,
-    client: Client,
+    engine: Arc<dyn EngineApi>,
     sc: Scenario,
     cfg: RunConfig,
-    tx: mpsc::UnboundedSender<RunEvent>,
-    cmds: mpsc::UnboundedReceiver<RunCommand>,
-    /// The controller dropped its sender: the run goes on by itself.
-    cmds_closed: bool,
-    /// Until the first step, times read 0.
-    in_setup: bool,
-    t0: Instant,
+    out: Emitter,
+    ctl: Control,
+    shared: Arc<watch::Sender<Snapshot>>,
+    feed: Option<mpsc::UnboundedSender<Feed>>,
     started_wall: chrono::DateTime<chrono::Utc>,
-    deadline: Instant,
-    tracker: Tracker,
-    pods: BTreeMap<String, PodStatus>,
-    engine_stream: Option<BoxStream<'static, StreamItem>>,
-    pod_stream: Option<BoxStream<'static, PodStatus>>,
-    engine_connected: bool,
     plans: Vec<OrderPlan>,
     next_order: usize,
     started: Vec<String>,
     failed_starts: Vec<(String, String)>,
     comebacks: Vec<Comeback>,
-    advance: bool,
-    last_step_done: Option<Instant>,
-    last_counts: Counts,
-    timeline: Vec<TimelineEntry>,
-    notable_seen: usize,
+    /// When the previous step's actions ended (clock ms).
+    last_step_done: Option<i64>,
+    /// Steps whose actions all ran.
+    steps_done: usize,
 }
 
 impl Run {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         rt: Arc<dyn PodRuntime>,
-        client: Client,
+        engine: Arc<dyn EngineApi>,
         sc: Scenario,
         cfg: RunConfig,
-        tx: mpsc::UnboundedSender<RunEvent>,
-        cmds: mpsc::UnboundedReceiver<RunCommand>,
+        plans: Vec<OrderPlan>,
+        out: Emitter,
+        ctl: Control,
+        shared: Arc<watch::Sender<Snapshot>>,
     ) -> Self {
-        let t0 = Instant::now();
-        let plans = workload::generate(&sc.name, &workload::run_tag(), &sc.workload);
-        let deadline = t0 + SETUP_LIMIT;
+        shared.send_modify(|s| {
+            for p in &plans {
+                s.projection.register(&p.workflow_id);
+            }
+        });
         Run {
             rt,
-            client,
+            engine,
             sc,
             cfg,
-            tx,
-            cmds,
-            cmds_closed: false,
-            in_setup: true,
-            t0,
+            out,
+            ctl,
+            shared,
+            feed: None,
             started_wall: chrono::Utc::now(),
-            deadline,
-            tracker: Tracker::new(),
-            pods: BTreeMap::new(),
-            engine_stream: None,
-            pod_stream: None,
-            engine_connected: false,
             plans,
             next_order: 0,
             started: Vec::new(),
             failed_starts: Vec::new(),
             comebacks: Vec::new(),
-            advance: false,
             last_step_done: None,
-            last_counts: Counts::default(),
-            timeline: Vec::new(),
-            notable_seen: 0,
+            steps_done: 0,
         }
     }
 
     async fn run(mut self) -> Report {
         let steps = self.sc.steps.iter().map(steps::info).collect();
-        self.emit(RunEvent::Plan {
+        self.out.emit(RunEvent::Plan {
             title: self.sc.title.clone(),
             description: self.sc.description.clone(),
             steps,
             orders: self.sc.workload.orders,
             speed: self.cfg.speed,
         });
+        let (feed, feed_rx) = mpsc::unbounded_channel();
+        self.feed = Some(feed);
+        let live = tokio::spawn(live::run(self.shared.clone(), self.rt.status_stream(), feed_rx, self.out.clone()));
         let mut aborted = None;
         // Setup (images, containers, health) is not part of the story: it has its own
         // generous limit, and the scenario's timeout counts from the first step.
-        self.deadline = Instant::now() + SETUP_LIMIT;
-        if let Err(Abort(why)) = self.setup().await {
-            aborted = Some(format!("setup failed: {why}"));
+        self.ctl.deadline = self.ctl.now().saturating_add(SETUP_LIMIT.as_millis() as i64);
+        if let Err(why) = self.setup().await {
+            let cause = why.to_string();
+            self.out.emit(RunEvent::SetupFailed { at_ms: 0, cause: cause.clone() });
+            aborted = Some((why, format!("setup failed: {cause}")));
         }
         // The story's clock starts at the first step; setup lines show as 0:00.
-        self.in_setup = false;
-        self.t0 = Instant::now();
-        self.deadline = self.t0 + self.scaled(self.sc.timeout).max(self.cfg.min_timeout * 4);
+        let t0 = self.out.start_story();
+        let budget = self.scaled(self.sc.timeout).max(self.cfg.min_timeout * 4);
+        self.ctl.deadline = t0.saturating_add(budget.as_millis() as i64);
         if aborted.is_none() {
-            let mut last_step_start = self.now_ms();
+            let mut last_step_start = t0;
             for i in 0..self.sc.steps.len() {
                 match self.run_step(i).await {
                     Ok(started_at) => last_step_start = started_at,
-                    Err(Abort(why)) => {
-                        aborted = Some(format!("step {} ({}): {why}", i + 1, self.sc.steps[i].title));
+                    Err(why) => {
+                        let text = format!("step {} ({}): {why}", i + 1, self.sc.steps[i].title);
+                        aborted = Some((why, text));
                         break;
                     }
                 }
             }
             if aborted.is_none() {
-                if let Err(Abort(why)) = self.settle(last_step_start).await {
-                    aborted = Some(why);
+                if let Err(why) = self.settle(last_step_start).await {
+                    let text = why.to_string();
+                    aborted = Some((why, text));
                 }
             }
         }
-        self.finish(aborted).await
+        let report = self.finish(aborted).await;
+        live.abort();
+        report
     }
 
+    /// Milliseconds since the story started (0 during setup).
     pub(crate) fn now_ms(&self) -> u64 {
-        if self.in_setup {
-            0
-        } else {
-            self.t0.elapsed().as_millis() as u64
-        }
+        self.out.now_rel()
     }
 
     /// A scenario duration at this run's speed.
@@ -252,46 +271,22 @@ impl Run {
         self.scaled(d).max(self.cfg.min_timeout)
     }
 
-    pub(crate) fn emit(&mut self, ev: RunEvent) {
-        let entry = match &ev {
-            RunEvent::Note { at_ms, text } => Some((*at_ms, EntryKind::Note, text.clone())),
-            RunEvent::StepStarted { step, at_ms, title, narration } => {
-                Some((*at_ms, EntryKind::Step, format!("{}. {title} — {narration}", step + 1)))
-            }
-            RunEvent::Action { at_ms, text, ok, detail, .. } => {
-                let d = detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default();
-                Some((*at_ms, EntryKind::Action, format!("{}{text}{d}", if *ok { "" } else { "FAILED: " })))
-            }
-            RunEvent::Counts { at_ms, counts } => Some((*at_ms, EntryKind::Counts, counts.line())),
-            RunEvent::Engine { at_ms, connected, detail } => Some((
-                *at_ms,
-                EntryKind::Event,
-                if *connected { "engine event stream connected".to_string() } else { format!("engine unreachable: {detail}") },
-            )),
-            _ => None,
-        };
-        if let Some((at_ms, kind, text)) = entry {
-            self.timeline.push(TimelineEntry { at_ms, kind, text });
+    /// The clock time `d` after `from`.
+    pub(crate) fn after(from: i64, d: Duration) -> i64 {
+        from.saturating_add(d.as_millis().min(i64::MAX as u128) as i64)
+    }
+
+    pub(crate) fn note(&self, text: impl Into<String>) {
+        self.out.emit(RunEvent::Note { at_ms: self.now_ms(), text: text.into() });
+    }
+
+    /// Waits until the live task has folded everything its streams already hold.
+    pub(crate) async fn flush_live(&mut self) {
+        let Some(feed) = &self.feed else { return };
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if feed.send(Feed::Flush(done)).is_ok() {
+            let _ = wait.await;
         }
-        // The receiver may be gone (a dashboard closed); the run still finishes and reports.
-        let _ = self.tx.send(ev);
-    }
-
-    pub(crate) fn note(&mut self, text: impl Into<String>) {
-        let at_ms = self.now_ms();
-        self.emit(RunEvent::Note { at_ms, text: text.into() });
-    }
-
-    /// Whether a pod counts as healthy: healthy by its health check, or running when it
-    /// has none.
-    pub(crate) fn pod_healthy(&self, pod: &str) -> bool {
-        self.pods.get(pod).is_some_and(|s| {
-            s.health == Health::Healthy || (s.state == PodState::Running && s.health == Health::Unknown)
-        })
-    }
-
-    pub(crate) fn pod_stopped(&self, pod: &str) -> bool {
-        self.pods.get(pod).is_some_and(|s| matches!(s.state, PodState::Stopped | PodState::Exited | PodState::Missing))
     }
 
     /// Orders started so far (accepted by the engine).
@@ -299,145 +294,26 @@ impl Run {
         self.started.len() as u64
     }
 
-    pub(crate) fn condition_holds(&self, c: &Condition) -> bool {
-        match c {
-            Condition::AtLeast(counter, n) => self.tracker.counts().get(*counter) >= *n,
-            Condition::AllCompleted => {
-                let n = self.orders_started();
-                n > 0 && self.tracker.counts().completed >= n
-            }
-            Condition::PodHealthy(p) => self.pod_healthy(p),
-            Condition::PodStopped(p) => self.pod_stopped(p),
-        }
-    }
-
-    /// Waits until `ready` holds, reading streams and commands meanwhile. Fails at `until`
-    /// (with `what` in the message), at the run's own deadline, or on `Abort`.
-    pub(crate) async fn wait_for(&mut self, until: Option<Instant>, what: &str, mut ready: impl FnMut(&Self) -> bool) -> Result<(), Abort> {
-        loop {
-            if ready(self) {
-                return Ok(());
-            }
-            let now = Instant::now();
-            if until.is_some_and(|u| now >= u) {
-                return Err(Abort(format!("timed out waiting for {what}")));
-            }
-            if now >= self.deadline {
-                return Err(Abort(format!("the run's timeout passed while waiting for {what}")));
-            }
-            self.pump_once(Duration::from_millis(100)).await?;
-        }
-    }
-
-    /// Runs `fut` to completion while pumping; the future must own what it needs.
-    pub(crate) async fn drive<T>(&mut self, fut: BoxFuture<'static, T>) -> Result<T, Abort> {
-        let mut fut = fut;
-        loop {
-            tokio::select! {
-                out = &mut fut => return Ok(out),
-                r = self.pump_once(Duration::from_millis(100)) => r?,
-            }
-        }
-    }
-
-    /// Handles at most one stream item or command, or waits `tick`.
-    async fn pump_once(&mut self, tick: Duration) -> Result<(), Abort> {
-        let (engine_stream, pod_stream, cmds) = (&mut self.engine_stream, &mut self.pod_stream, &mut self.cmds);
-        let cmds_open = !self.cmds_closed;
-        let engine = async move {
-            match engine_stream.as_mut() {
-                Some(s) => s.next().await,
-                None => std::future::pending().await,
-            }
-        };
-        let pods = async move {
-            match pod_stream.as_mut() {
-                Some(s) => s.next().await,
-                None => std::future::pending().await,
-            }
-        };
-        // Lives for one select; boxing the big variant would only add an allocation per event.
-        #[allow(clippy::large_enum_variant)]
-        enum Got {
-            Engine(Option<StreamItem>),
-            Pod(Option<PodStatus>),
-            Cmd(Option<RunCommand>),
-            Tick,
-        }
-        let got = tokio::select! {
-            item = engine => Got::Engine(item),
-            st = pods => Got::Pod(st),
-            c = cmds.recv(), if cmds_open => Got::Cmd(c),
-            _ = tokio::time::sleep(tick) => Got::Tick,
-        };
-        match got {
-            Got::Engine(Some(item)) => self.on_engine(item),
-            Got::Engine(None) => self.engine_stream = None,
-            Got::Pod(Some(st)) => {
-                self.pods.insert(st.name.clone(), st);
-            }
-            Got::Pod(None) => self.pod_stream = None,
-            Got::Cmd(Some(RunCommand::Advance)) => self.advance = true,
-            Got::Cmd(Some(RunCommand::Abort)) => return Err(Abort("aborted by the presenter".into())),
-            // The controller dropped its sender: keep running on our own.
-            Got::Cmd(None) => self.cmds_closed = true,
-            Got::Tick => {}
-        }
-        self.publish_counts();
-        Ok(())
-    }
-
-    fn on_engine(&mut self, item: StreamItem) {
-        let at_ms = self.now_ms();
-        match item {
-            StreamItem::Event(ev) => {
-                self.tracker.apply(&ev, at_ms);
-            }
-            StreamItem::Connected { .. } => {
-                if !self.engine_connected {
-                    self.engine_connected = true;
-                    self.emit(RunEvent::Engine { at_ms, connected: true, detail: String::new() });
-                }
-            }
-            StreamItem::Disconnected { error, .. } => {
-                if self.engine_connected {
-                    self.engine_connected = false;
-                    self.emit(RunEvent::Engine { at_ms, connected: false, detail: error });
-                }
-            }
-        }
-    }
-
     /// Records that `pod` is back (its start/restart/unpause/reconnect/deploy returned): the
     /// moment recovery is measured from, and the orders open then. The moment is the action's
     /// end rather than the first healthy health check, which Docker reports only at its next
     /// interval, often after the orders have already moved on.
     pub(crate) fn record_comeback(&mut self, pod: &str) {
-        let open: Vec<String> =
-            self.started.iter().filter(|id| self.tracker.order(id).is_some_and(|o| o.closed_ms.is_none())).cloned().collect();
-        let at_ms = self.now_ms();
+        let open: Vec<String> = {
+            let snap = self.shared.borrow();
+            self.started.iter().filter(|id| snap.projection.order(id).is_some_and(|o| o.closed_at_ms.is_none())).cloned().collect()
+        };
         self.note(format!("pod {pod} is back ({} orders open)", open.len()));
-        self.comebacks.push(Comeback { pod: pod.to_string(), at_ms, open });
+        self.comebacks.push(Comeback { pod: pod.to_string(), at_ms: self.ctl.now(), open });
     }
+}
 
-    /// Emits the counts when the ones on screen changed, and new notable events.
-    fn publish_counts(&mut self) {
-        let notable = self.tracker.notable();
-        if notable.len() > self.notable_seen {
-            let new: Vec<_> = notable[self.notable_seen..].to_vec();
-            self.notable_seen = notable.len();
-            for n in new {
-                self.timeline.push(TimelineEntry { at_ms: n.at_ms, kind: EntryKind::Event, text: format!("{}: {}", n.workflow_id, n.text) });
-            }
-        }
-        let c = self.tracker.counts();
-        let shown = |c: &Counts| (c.started, c.running, c.retrying, c.completed, c.failed, c.canceled);
-        if shown(&c) != shown(&self.last_counts) {
-            self.last_counts = c;
-            let at_ms = self.now_ms();
-            self.emit(RunEvent::Counts { at_ms, counts: c });
-        } else {
-            self.last_counts = c;
-        }
+/// Whether a condition holds in `snap`, for a run that started `started` orders.
+pub(crate) fn condition_holds(snap: &Snapshot, c: &Condition, started: u64) -> bool {
+    match c {
+        Condition::AtLeast(counter, n) => snap.projection.counts().get(*counter) >= *n,
+        Condition::AllCompleted => started > 0 && snap.projection.counts().completed >= started,
+        Condition::PodHealthy(p) => snap.pod_healthy(p),
+        Condition::PodStopped(p) => snap.pod_stopped(p),
     }
 }

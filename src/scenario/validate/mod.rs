@@ -334,10 +334,13 @@ impl Checker<'_> {
 
     fn condition(&mut self, c: &Spanned<RawCondition>, w: &Workload, sim: &BTreeMap<String, Sim>, started: u64) -> Option<Condition> {
         let r = c.get_ref();
-        let counters: [(&Option<Spanned<i64>>, Counter); 9] = [
+        let counters: [(&Option<Spanned<i64>>, Counter); 12] = [
             (&r.started, Counter::Started),
             (&r.running, Counter::Running),
             (&r.retrying, Counter::Retrying),
+            (&r.in_backoff, Counter::InBackoff),
+            (&r.on_timer, Counter::OnTimer),
+            (&r.canceled, Counter::Canceled),
             (&r.completed, Counter::Completed),
             (&r.failed, Counter::Failed),
             (&r.retries_seen, Counter::RetriesSeen),
@@ -349,7 +352,7 @@ impl Checker<'_> {
         for (v, counter) in counters {
             let Some(v) = v else { continue };
             let n = self.count(v, counter.name(), 0);
-            let per_order = matches!(counter, Counter::Started | Counter::Running | Counter::Retrying | Counter::Completed | Counter::Failed | Counter::Charged);
+            let per_order = counter.is_per_order();
             if per_order && n > w.orders as u64 {
                 self.err(v.span(), format!("{} = {n} can never hold: the workload has {} orders", counter.name(), w.orders));
             } else if n > 0 && started == 0 {
@@ -393,7 +396,7 @@ impl Checker<'_> {
             // The one key was reported already (unknown pod...).
             (1, _) => None,
             (0, _) => {
-                self.err(c.span(), "empty condition; set one of started, running, retrying, completed, failed, retries_seen, timers_pending, timers_fired, charged, all_completed, pod_healthy, pod_stopped");
+                self.err(c.span(), "empty condition; set one of started, running, retrying, in_backoff, on_timer, completed, failed, canceled, retries_seen, timers_pending, timers_fired, charged, all_completed, pod_healthy, pod_stopped");
                 None
             }
             _ => {
