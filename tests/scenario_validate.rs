@@ -232,3 +232,14 @@ fn all_problems_of_all_files_are_reported_with_file_line_col() {
     let caret_line = rendered.lines().last().unwrap();
     assert_eq!(caret_line.find('^').unwrap() - caret_line.find('|').unwrap() - 2, d.column - 1, "{rendered}");
 }
+
+#[test]
+fn zero_orders_is_one_clear_error_and_counts_read_in_good_english() {
+    let text = doc("", "").replace("orders = 4", "orders = 0");
+    let e = errors(&text);
+    assert!(e.iter().any(|d| d.message == "workload.orders must be at least 1 (got 0)"), "{e:#?}");
+    assert!(e.iter().all(|d| !d.message.contains("1 orders")), "{e:#?}");
+    let text = doc("[[step]]\ntitle = \"w\"\nnarration = \"n\"\nwhen = { completed = 9 }\n", "").replace("orders = 4", "orders = 1");
+    let (_, _, msg) = one_error(&text);
+    assert_eq!(msg, "completed = 9 can never hold: the workload has 1 order");
+}

@@ -129,7 +129,9 @@ pub fn check_speed(speed: f64) -> Result<f64, String> {
     if speed.is_finite() && speed > 0.0 && speed <= 1000.0 {
         Ok(speed)
     } else {
-        Err(format!("--speed must be between 0 and 1000 (got {speed}); 1 is as written, 10 is ten times faster"))
+        Err(format!(
+            "--speed must be above 0 and at most 1000 (got {speed}); it divides every duration: 1 is as written, 5 is five times faster, 0.5 twice as slow"
+        ))
     }
 }
 

@@ -93,9 +93,14 @@ impl Checker<'_> {
 
     fn count(&mut self, v: &Spanned<i64>, what: &str, min: i64) -> u64 {
         let n = *v.get_ref();
-        if n < min || n > MAX_ORDERS * 100 {
+        let max = MAX_ORDERS * 100;
+        if n < min {
             self.err(v.span(), format!("{what} must be at least {min} (got {n})"));
             return min.max(0) as u64;
+        }
+        if n > max {
+            self.err(v.span(), format!("{what} must be at most {max} (got {n})"));
+            return max as u64;
         }
         n as u64
     }
@@ -354,11 +359,11 @@ impl Checker<'_> {
             let n = self.count(v, counter.name(), 0);
             let per_order = counter.is_per_order();
             if per_order && n > w.orders as u64 {
-                self.err(v.span(), format!("{} = {n} can never hold: the workload has {} orders", counter.name(), w.orders));
+                self.err(v.span(), format!("{} = {n} can never hold: the workload has {}", counter.name(), plural(w.orders as u64, "order")));
             } else if n > 0 && started == 0 {
                 self.err(v.span(), format!("{} = {n} can never hold: no orders are started before this point", counter.name()));
             } else if per_order && n > started && counter != Counter::Started {
-                self.err(v.span(), format!("{} = {n} can never hold: only {started} orders are started before this point", counter.name()));
+                self.err(v.span(), format!("{} = {n} can never hold: only {} started before this point", counter.name(), if started == 1 { "1 order is".to_string() } else { format!("{started} orders are") }));
             }
             found.push(Condition::AtLeast(counter, n));
         }
@@ -414,5 +419,14 @@ pub(crate) fn sim_name(s: Sim) -> &'static str {
         Sim::Paused => "paused",
         Sim::Down => "stopped",
         Sim::Disconnected => "disconnected",
+    }
+}
+
+/// `1 order`, `3 orders`.
+pub(crate) fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
