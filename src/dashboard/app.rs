@@ -364,19 +364,28 @@ impl App {
         Vec::new()
     }
 
-    /// Indices (into `store.runs()`) of the workflows the list shows, newest first.
+    /// Indices (into `store.runs()`) of the workflows the list shows: orders newest first,
+    /// each followed by its children.
     pub fn visible_workflows(&self) -> Vec<usize> {
         let f = self.wf_filter.to_ascii_lowercase();
         let runs = self.store.runs();
-        (0..runs.len())
-            .rev()
-            .filter(|i| {
-                let r = &runs[*i];
-                self.status_filter.accepts(r.category())
-                    && self.store.root_of(&r.workflow_id).is_some()
-                    && (f.is_empty() || contains_ci(&r.workflow_id, &f) || contains_ci(&r.workflow_type, &f))
-            })
-            .collect()
+        let shown = |r: &RunView| {
+            self.status_filter.accepts(r.category()) && (f.is_empty() || contains_ci(&r.workflow_id, &f) || contains_ci(&r.workflow_type, &f))
+        };
+        let mut out = Vec::new();
+        for r in runs.iter().rev() {
+            if self.store.root_of(&r.workflow_id) != Some(r.workflow_id.as_str()) {
+                continue;
+            }
+            for id in self.store.members_of(&r.workflow_id) {
+                if let Some(i) = self.store.index_of(id) {
+                    if shown(&runs[i]) {
+                        out.push(i);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The workflow whose details are shown: the explicit selection, else the newest visible.

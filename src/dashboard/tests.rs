@@ -396,3 +396,36 @@ fn log_filter_is_case_insensitive_and_keeps_pod_colours() {
     assert!(super::views::contains_ci("Order-1002", "order-10"));
     assert!(!super::views::contains_ci("order", "orders"));
 }
+
+#[test]
+fn a_terminal_below_the_minimum_says_so() {
+    let app = demo_app(ThemeName::Dark);
+    let text = screen_text(&render(&app, 60, 20));
+    assert!(text.contains("Terminal too small"), "{text}");
+    assert!(text.contains("60x20 here; Faultline needs 80x24"), "{text}");
+}
+
+#[test]
+fn rows_tell_orders_apart_and_children_follow_their_order() {
+    let mut app = demo_app(ThemeName::Dark);
+    select(&mut app, "order-1002");
+    let text = screen_text(&render(&app, 100, 30));
+    assert!(text.contains("Workflows 8 · order-…"), "the shared prefix is shown once: {text}");
+    let rows: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix('┃')).map(|l| l.split_whitespace().next().unwrap_or("")).collect();
+    let ids: Vec<&str> = rows.into_iter().filter(|r| r.starts_with("100") || r.starts_with("└100")).collect();
+    assert_eq!(ids, ["1005", "└1005/3", "1004", "└1004/3", "1002", "1003", "1001", "└1001/3"]);
+    assert!(text.contains("charge_payment #3: payment 500"), "history keeps the attempt and the failure: {text}");
+}
+
+#[test]
+fn log_lines_lose_their_timestamps() {
+    let mut app = demo_app(ThemeName::Dark);
+    app.update(AppEvent::Log(crate::runtime::LogLine {
+        pod: "engine".into(),
+        at: std::time::SystemTime::UNIX_EPOCH,
+        line: "2026-12-02T01:37:57.972411Z  WARN faultline_engine::api: no worker polling queue orders".into(),
+    }));
+    let text = screen_text(&render(&app, 100, 30));
+    assert!(text.contains("engine    no worker polling queue orders"), "{text}");
+    assert!(!text.contains("2026-12-02T01:37"), "{text}");
+}

@@ -108,6 +108,12 @@ impl Projection {
         self.owner.get(workflow_id).map(String::as_str)
     }
 
+    /// Every workflow id of an order's tree, the order first, then its descendants as they
+    /// were first seen.
+    pub fn members_of(&self, root: &str) -> &[String] {
+        self.members.get(root).map(Vec::as_slice).unwrap_or(&[])
+    }
+
     pub fn len(&self) -> usize {
         self.runs.len()
     }

@@ -24,6 +24,67 @@ fn label(run: &RunView, seq: u64) -> String {
     }
 }
 
+/// A short name for the event column of narrow screens, so the details keep their room.
+fn short_name(kind: &EventKind) -> &'static str {
+    use EventKind::*;
+    match kind {
+        WorkflowStarted { .. } => "started",
+        WorkflowCompleted { .. } => "completed",
+        WorkflowFailed { .. } => "FAILED",
+        WorkflowCanceled { .. } => "canceled",
+        WorkflowTerminated { .. } => "terminated",
+        WorkflowTimedOut => "timed out",
+        WorkflowContinuedAsNew { .. } => "continued",
+        WorkflowCancelRequested { .. } => "cancel?",
+        WorkflowSignaled { .. } => "signal",
+        WorkflowTaskScheduled { .. } | WorkflowTaskStarted { .. } | WorkflowTaskCompleted { .. } => "wf task",
+        WorkflowTaskFailed { .. } | WorkflowTaskTimedOut => "wf task ✗",
+        ActivityScheduled { .. } => "scheduled",
+        ActivityStarted { .. } => "running",
+        ActivityCompleted { .. } => "done",
+        ActivityFailed { .. } => "failed",
+        ActivityTimedOut { .. } => "timed out",
+        ActivityCancelRequested { .. } | ActivityCanceled { .. } => "canceled",
+        TimerStarted { .. } => "timer",
+        TimerFired { .. } => "fired",
+        TimerCanceled { .. } => "timer off",
+        ChildWorkflowInitiated { .. } | ChildWorkflowStarted { .. } => "child",
+        ChildWorkflowStartFailed { .. } | ChildWorkflowFailed { .. } => "child ✗",
+        ChildWorkflowCompleted { .. } => "child ✓",
+        ChildWorkflowCanceled { .. } | ChildWorkflowTerminated { .. } | ChildWorkflowTimedOut { .. } => "child end",
+        ExternalSignalSent { .. } | ExternalSignalFailed { .. } => "signal →",
+        MarkerRecorded { .. } => "marker",
+    }
+}
+
+/// A failure message with the words that say nothing taken out (`returned`, the HTTP reason
+/// phrase), so a narrow line reaches the words that matter.
+pub(crate) fn key_words(message: &str) -> String {
+    let mut m = message.to_string();
+    for noise in [" Internal Server Error", " Service Unavailable", " Bad Gateway", "returned ", "HTTP "] {
+        m = m.replace(noise, "");
+    }
+    m
+}
+
+/// One-line description of an event and the colour that fits it; `narrow` puts the attempt
+/// and the failure's key words first.
+pub(crate) fn describe_for(t: &Theme, run: &RunView, ev: &HistoryEvent, narrow: bool) -> (String, Style) {
+    use EventKind::*;
+    if narrow {
+        match &ev.kind {
+            ActivityStarted { seq, attempt, .. } => return (format!("{} #{attempt}", label(run, *seq)), t.base()),
+            ActivityCompleted { seq, attempt, .. } => return (format!("{} #{attempt} ok", label(run, *seq)), t.fg(t.ok)),
+            ActivityFailed { seq, attempt, failure, .. } => {
+                return (format!("{} #{attempt}: {}", label(run, *seq), key_words(&failure.message)), t.fg(t.err))
+            }
+            ActivityTimedOut { seq, attempt, timeout, .. } => return (format!("{} #{attempt}: {timeout:?} timeout", label(run, *seq)), t.fg(t.err)),
+            _ => {}
+        }
+    }
+    describe(t, run, ev)
+}
+
 /// One-line description of an event and the colour that fits it.
 pub(crate) fn describe(t: &Theme, run: &RunView, ev: &HistoryEvent) -> (String, Style) {
     use EventKind::*;
@@ -146,12 +207,12 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let rows_fit = (inner.height as usize).saturating_sub(lines.len());
     let sel = app.history_row(run);
     let offset = sel.map(|s| (s + 1).saturating_sub(rows_fit)).unwrap_or(0);
-    let name_w = if big { 25 } else { 18 };
+    let name_w = if big { 25 } else { 9 };
     for row in offset..(offset + rows_fit).min(len) {
         let Some(ei) = app.history_event_index(run, row) else { break };
         let ev = &run.events[ei];
-        let (detail, style) = describe(t, run, ev);
-        let name = trunc(ev.kind.name(), name_w);
+        let (detail, style) = describe_for(t, run, ev, !big);
+        let name = if big { trunc(ev.kind.name(), name_w) } else { short_name(&ev.kind).to_string() };
         let mut line = Line::from(vec![
             Span::styled(format!("{:>4} ", ev.event_id), t.dim()),
             Span::styled(format!("{:>7} ", format!("+{}", fmt_countdown(ev.timestamp_ms - run.started_at_ms))), t.dim()),

@@ -29,8 +29,16 @@ use super::app::{App, Panel};
 use super::theme::Theme;
 
 /// Draws one frame.
+/// Below this the panels cannot show what a presenter needs; a notice says so instead.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(f, app, area);
+        return;
+    }
     // No full-screen background pass: every cell belongs to a panel that paints its own
     // background (the light-theme test checks that no cell is left unpainted).
     let big = area.width >= 160 && area.height >= 45;
@@ -84,6 +92,20 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     status::footer(f, app, footer);
     overlay::draw(f, app, area);
+}
+
+/// "Terminal too small", with the size it has and the size it needs.
+fn too_small(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let lines = vec![
+        Line::from(Span::styled("Terminal too small", t.bold().fg(t.warn))),
+        Line::from(Span::styled(format!("{}x{} here; Faultline needs {MIN_WIDTH}x{MIN_HEIGHT}", area.width, area.height), t.base())),
+        Line::from(Span::styled("(100x30 or more for a projector)", t.dim())),
+        Line::from(Span::styled("q quits", t.dim())),
+    ];
+    let top = area.height.saturating_sub(lines.len() as u16) / 2;
+    let [_, middle] = Layout::vertical([Constraint::Length(top), Constraint::Min(0)]).areas(area);
+    f.render_widget(ratatui::widgets::Paragraph::new(lines).alignment(ratatui::layout::Alignment::Center).style(t.base()).wrap(ratatui::widgets::Wrap { trim: true }), middle);
 }
 
 /// A bordered panel; the focused one gets a thick, coloured border.

@@ -40,10 +40,39 @@ pub(crate) fn step_text(step: &Step) -> String {
     }
 }
 
+/// The prefix every listed id shares, cut after a separator (`order-bugged-pod-k3x9-`), so
+/// the rows can show only what tells them apart. Empty when it would not help.
+pub(crate) fn shared_prefix<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    let mut prefix: Option<&str> = None;
+    let mut n = 0;
+    for id in ids {
+        n += 1;
+        prefix = Some(match prefix {
+            None => id,
+            Some(p) => {
+                let common = p.char_indices().zip(id.chars()).take_while(|((_, a), b)| a == b).last().map(|((i, c), _)| i + c.len_utf8()).unwrap_or(0);
+                &p[..common]
+            }
+        });
+    }
+    let p = prefix.unwrap_or("");
+    let cut = p.rfind(['-', '_', '.', '/']).map(|i| i + 1).unwrap_or(0);
+    if n < 2 || cut < 6 {
+        String::new()
+    } else {
+        p[..cut].to_string()
+    }
+}
+
 pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let t = &app.theme;
     let vis = app.visible_workflows();
+    let runs = app.store.runs();
+    let prefix = shared_prefix(vis.iter().map(|i| runs[*i].workflow_id.as_str()));
     let mut title = format!(" Workflows {}", vis.len());
+    if !prefix.is_empty() {
+        title.push_str(&format!(" · {prefix}…"));
+    }
     if app.status_filter != StatusFilter::All {
         title.push_str(&format!(" · {}", app.status_filter.label()));
     }
@@ -57,7 +86,6 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         f.render_widget(Paragraph::new(Span::styled(msg, t.dim())).block(block), area);
         return;
     }
-    let runs = app.store.runs();
     let selected = app.selected_run().map(|r| r.workflow_id.as_str());
     let sel_pos = selected.and_then(|id| vis.iter().position(|i| runs[*i].workflow_id == id)).unwrap_or(0);
     let rows_fit = area.height.saturating_sub(3) as usize;
@@ -71,7 +99,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         let retried = r.attempt > 1;
         let step_label = step_text(&r.step);
         let indent = if r.parent.is_some() { "└" } else { "" };
-        let mut cells = vec![Span::styled(trunc(&format!("{indent}{}", r.workflow_id), id_w as usize), t.base())];
+        let short = r.workflow_id.strip_prefix(prefix.as_str()).unwrap_or(&r.workflow_id);
+        let mut cells = vec![Span::styled(trunc(&format!("{indent}{short}"), id_w as usize), t.base())];
         if big {
             cells.push(Span::styled(trunc(&r.workflow_type, 12), t.dim()));
         }
