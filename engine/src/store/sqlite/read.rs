@@ -150,3 +150,23 @@ pub fn recovery_counts(c: &Connection) -> Result<(i64, i64)> {
     let timers: i64 = c.query_row("SELECT COUNT(*) FROM timers", [], |r| r.get(0))?;
     Ok((running, timers))
 }
+
+/// A cheap read of every table (its first row, and the newest event), so `/healthz` fails
+/// when the store answers errors, corrupted pages included.
+pub fn probe(c: &Connection) -> Result<()> {
+    for sql in [
+        "SELECT 1 FROM runs LIMIT 1",
+        "SELECT 1 FROM workflow_ids LIMIT 1",
+        "SELECT MAX(cursor) FROM events",
+        "SELECT 1 FROM events LIMIT 1",
+        "SELECT 1 FROM tasks LIMIT 1",
+        "SELECT 1 FROM timers LIMIT 1",
+        "SELECT 1 FROM attempts LIMIT 1",
+        "SELECT 1 FROM schedules LIMIT 1",
+    ] {
+        let mut st = c.prepare_cached(sql)?;
+        let mut rows = st.query([])?;
+        rows.next()?;
+    }
+    Ok(())
+}
