@@ -112,17 +112,25 @@ pub fn check_db(path: &Path) -> Result<CheckReport, CheckError> {
     let mut report = CheckReport::default();
     // One snapshot for everything that follows.
     read("a snapshot", conn.execute_batch("BEGIN"))?;
-    integrity(&conn, &mut report)?;
-    invariants(&conn, &mut report)?;
+    if let Err(e) = integrity(&conn, &mut report) {
+        // So damaged that SQLite's own check stops: that is the finding.
+        report.violation("integrity", "database", format!("the integrity check could not finish: {e}"));
+    }
+    if let Err(e) = invariants(&conn, &mut report) {
+        if report.is_clean() {
+            return Err(e);
+        }
+        report.violation("integrity", "database", format!("the engine's invariants could not be checked: {e}"));
+    }
     let _ = conn.execute_batch("COMMIT");
     Ok(report)
 }
 
-fn integrity(conn: &Connection, report: &mut CheckReport) -> Result<(), CheckError> {
-    let mut st = read("the integrity check", conn.prepare("PRAGMA integrity_check(100)"))?;
-    let rows = read("the integrity check", st.query_map([], |r| r.get::<_, String>(0)))?;
+fn integrity(conn: &Connection, report: &mut CheckReport) -> rusqlite::Result<()> {
+    let mut st = conn.prepare("PRAGMA integrity_check(100)")?;
+    let rows = st.query_map([], |r| r.get::<_, String>(0))?;
     for row in rows {
-        let line = read("the integrity check", row)?;
+        let line = row?;
         if line != "ok" {
             report.violation("integrity", "database", line);
         }
