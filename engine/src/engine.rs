@@ -13,8 +13,9 @@ use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::notify::Notifier;
 use crate::processor::{Request, Response};
-use crate::store::sqlite::durable::Watermark;
-use crate::store::sqlite::{self, read, writer, Reader};
+use crate::store::health::Health;
+use crate::store::sqlite::durable::{FileSync, WalSync, Watermark};
+use crate::store::sqlite::{self, lock, read, writer, Reader};
 
 /// Pollers are shown for this long after their last poll.
 pub const POLLER_TTL_MS: i64 = 60_000;
@@ -34,7 +35,25 @@ struct Inner {
     /// (task queue, kind, worker) -> last poll time. Presence only: not durable on purpose.
     pollers: Mutex<HashMap<(String, &'static str, String), EpochMillis>>,
     shutdown: watch::Sender<bool>,
+    health: Arc<Health>,
 }
+
+/// How to open an engine; `Default` is what the binary uses.
+#[derive(Clone)]
+pub struct EngineOptions {
+    /// How the WAL is made durable (tests inject a failing one).
+    pub fsync: Arc<dyn WalSync>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self { fsync: Arc::new(FileSync) }
+    }
+}
+
+/// What to do when the store cannot be opened at startup.
+const STARTUP_FIX: &str = "check that --db names a faultline-engine database this user can read and write \
+    (run `faultline-engine check --db <file>` on it, or move it aside to start with an empty one)";
 
 /// Joins the writer thread once every [`Engine`] clone is gone (so the last commit finishes).
 pub struct WriterGuard(Option<std::thread::JoinHandle<()>>);
@@ -50,10 +69,25 @@ impl WriterGuard {
 impl Engine {
     /// Opens the store (running migrations) and starts the writer thread.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<(Engine, WriterGuard)> {
-        let conn: Connection = sqlite::open_writer(path)?;
+        Self::open_with(path, clock, EngineOptions::default())
+    }
+
+    /// [`Engine::open`] with options. Takes the database's lock first: a second engine on the
+    /// same file is refused, naming the pid of the first.
+    pub fn open_with(path: &Path, clock: Arc<dyn Clock>, options: EngineOptions) -> Result<(Engine, WriterGuard)> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                EngineError::Startup(format!(
+                    "cannot create the directory {} of --db: {e}; create it or pick another --db",
+                    dir.display()
+                ))
+            })?;
+        }
+        let lock = lock::acquire(path)?;
+        let conn: Connection = sqlite::open_writer(path).map_err(|e| e.at_startup(STARTUP_FIX))?;
         let reader = Reader::new(path);
-        let last = reader.with(read::last_cursor)?;
-        let (running, timers) = reader.with(read::recovery_counts)?;
+        let last = reader.with(read::last_cursor).map_err(|e| e.at_startup(STARTUP_FIX))?;
+        let (running, timers) = reader.with(read::recovery_counts).map_err(|e| e.at_startup(STARTUP_FIX))?;
         if running > 0 || timers > 0 {
             // Nothing to rebuild in memory: the timer service reads the timer rows, and task rows
             // (including those of tasks whose worker died) come back through their timeouts.
@@ -61,7 +95,16 @@ impl Engine {
         }
         let notifier = Arc::new(Notifier::new(last));
         let watermark = Watermark::new();
-        let (writer, handle) = writer::spawn(conn, path, clock.clone(), notifier.clone(), watermark.clone())?;
+        let health = Arc::new(Health::default());
+        let parts = writer::WriterParts {
+            clock: clock.clone(),
+            notifier: notifier.clone(),
+            watermark: watermark.clone(),
+            health: health.clone(),
+            fsync: options.fsync,
+            lock,
+        };
+        let (writer, handle) = writer::spawn(conn, path, parts)?;
         let engine = Engine {
             inner: Arc::new(Inner {
                 writer,
@@ -71,6 +114,7 @@ impl Engine {
                 clock,
                 pollers: Mutex::new(HashMap::new()),
                 shutdown: watch::channel(false).0,
+                health,
             }),
         };
         Ok((engine, WriterGuard(Some(handle))))
@@ -86,7 +130,16 @@ impl Engine {
 
     /// Executes a write request; returns once it is committed (durable) or refused.
     pub async fn exec(&self, req: Request) -> Result<Response> {
-        self.inner.writer.exec(req).await
+        let out = self.inner.writer.exec(req).await;
+        if let Err(e) = &out {
+            self.inner.health.observe(e);
+        }
+        out
+    }
+
+    /// What the engine knows about its store (`/healthz`).
+    pub fn health(&self) -> &Health {
+        &self.inner.health
     }
 
     /// Runs a read on a pooled connection off the async threads. It returns once everything
@@ -98,7 +151,11 @@ impl Engine {
         let inner = self.inner.clone();
         let out = tokio::task::spawn_blocking(move || inner.reader.with(f))
             .await
-            .map_err(|e| EngineError::Store(format!("read task failed: {e}")))??;
+            .map_err(|e| EngineError::Store(format!("read task failed: {e}")))?;
+        if let Err(e) = &out {
+            self.inner.health.observe(e);
+        }
+        let out = out?;
         self.inner.watermark.durable_now().await;
         Ok(out)
     }

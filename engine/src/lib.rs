@@ -25,8 +25,11 @@
 //! - [`dispatch`]: long-poll task queues; [`timers`]: the timer service; [`schedule`]: cron and
 //!   interval schedules; [`notify`]: post-commit wake-ups.
 //! - [`engine`]: the [`engine::Engine`] handle; [`api`]: the axum HTTP API; [`server`]: wiring.
+//! - [`check`]: the offline check of a database (SQLite's integrity check plus the invariants
+//!   above: gapless histories, pending work of every open run, no orphan tasks or timers).
 
 pub mod api;
+pub mod check;
 pub mod clock;
 pub mod dispatch;
 pub mod engine;

@@ -1,6 +1,7 @@
 //! The `faultline-engine` binary: serves the HTTP API over a SQLite file, logs with tracing,
 //! stops cleanly on SIGTERM/SIGINT, and has a `healthcheck` subcommand for `FROM scratch`
-//! containers (no curl there): it GETs its own `/healthz` and exits 0 or 1.
+//! containers (no curl there): it GETs its own `/healthz` and exits 0 or 1, and a `check`
+//! subcommand that checks a database file (exit 0 clean, 1 violations, 2 cannot check).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,6 +30,9 @@ struct Cli {
 enum Cmd {
     /// GET /healthz of the engine at --listen; exit 0 when healthy, 1 otherwise.
     Healthcheck,
+    /// Check the database at --db: SQLite's integrity check and the engine's invariants.
+    /// Exit 0 when clean, 1 with the violations found, 2 when it cannot be checked.
+    Check,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,6 +43,16 @@ fn main() -> anyhow::Result<()> {
             let ok = rt.block_on(healthcheck(&cli.listen));
             std::process::exit(if ok { 0 } else { 1 });
         }
+        Some(Cmd::Check) => match faultline_engine::check::check_db(&cli.db) {
+            Ok(report) => {
+                println!("{}: {report}", cli.db.display());
+                std::process::exit(if report.is_clean() { 0 } else { 1 });
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        },
         None => rt.block_on(serve(cli)),
     }
 }

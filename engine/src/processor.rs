@@ -160,16 +160,18 @@ impl<'a, S: StoreTx> Processor<'a, S> {
                 Response::Output(self.apply_to(&run_id, input)?.output)
             }
             Request::ToTaskRun { token, input, eager } => {
-                let run_id = state::token_run_id(&token)?.to_string();
+                let run_id = state::token_run_id(&token)?;
                 let Some(state) = self.load_run(&run_id)? else {
                     return Err(EngineError::StaleToken(format!(
                         "task token names run {run_id}, which this engine does not know; drop the task"
                     )));
                 };
                 let mut t = state::apply(&state, input, self.now)?;
+                let refused = matches!(t.output, Output::CloseRefused { .. });
                 let claims = match &eager {
                     // A run this report closes starts nothing more; its task rows go with it.
-                    Some(e) if !t.closed => take_eager_claims(&mut t.new_tasks, e),
+                    // A refused close is answered as an error: nothing is handed out with it.
+                    Some(e) if !t.closed && !refused => take_eager_claims(&mut t.new_tasks, e),
                     _ => Vec::new(),
                 };
                 let t = self.commit(t)?;
@@ -369,6 +371,16 @@ impl<'a, S: StoreTx> Processor<'a, S> {
     /// A schedule is due: start its workflow unless the previous one still runs (overlap: skip).
     fn fire_schedule(&mut self, id: &str) -> Result<()> {
         let Some(mut info) = self.store.get_schedule(id)? else { return Ok(()) };
+        // A schedule stored by an engine that did not bound its numbers (an interval of
+        // u64::MAX, say) cannot be fired safely: it is removed, loudly, rather than spinning.
+        let next = match schedule::next_fire(&info.spec, self.now) {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::error!(schedule = id, error = %e, "removed a stored schedule that is out of bounds; create it again with valid values");
+                self.store.delete_schedule(id)?;
+                return Ok(());
+            }
+        };
         let running = match &info.last_started_run_id {
             Some(run) => self.load_run(run)?.is_some_and(|s| s.is_running()),
             None => false,
@@ -385,7 +397,7 @@ impl<'a, S: StoreTx> Processor<'a, S> {
                 Err(e) => tracing::warn!(schedule = id, error = %e, "schedule could not start its workflow"),
             }
         }
-        info.next_fire_at_ms = schedule::next_fire(&info.spec, self.now)?;
+        info.next_fire_at_ms = next;
         self.store.put_schedule(&info)?;
         let kind = TimerKind::Schedule { schedule_id: id.to_string() };
         self.store.put_timer(SCHEDULE_OWNER, &kind, info.next_fire_at_ms)?;

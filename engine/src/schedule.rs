@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 
+use faultline_proto::limits::{deadline, Bounded};
 use faultline_proto::{EpochMillis, ScheduleSpec};
 
 use crate::error::{EngineError, Result};
@@ -9,11 +10,10 @@ use crate::error::{EngineError, Result};
 /// Shortest interval accepted, so a typo cannot flood the engine.
 pub const MIN_INTERVAL_MS: u64 = 100;
 
-/// Checks a spec and returns its first fire time after `now`.
+/// Checks a spec and returns its first fire time after `now` (always later than `now`, so a
+/// schedule can never fire in a tight loop).
 pub fn next_fire(spec: &ScheduleSpec, now: EpochMillis) -> Result<EpochMillis> {
-    if spec.schedule_id.trim().is_empty() {
-        return Err(EngineError::BadRequest("schedule_id is empty; give the schedule a name".into()));
-    }
+    spec.check_limits()?;
     match (&spec.interval_ms, &spec.cron) {
         (Some(ms), None) => {
             if *ms < MIN_INTERVAL_MS {
@@ -21,7 +21,7 @@ pub fn next_fire(spec: &ScheduleSpec, now: EpochMillis) -> Result<EpochMillis> {
                     "interval_ms {ms} is below the minimum of {MIN_INTERVAL_MS} ms; use a longer interval"
                 )));
             }
-            Ok(now.saturating_add(*ms as i64))
+            Ok(deadline(now, *ms))
         }
         (None, Some(expr)) => {
             let sched = cron::Schedule::from_str(expr).map_err(|e| {
@@ -72,5 +72,16 @@ mod tests {
         assert!(next_fire(&spec(None, Some("nonsense")), 0).is_err());
         assert!(next_fire(&spec(Some(1), None), 0).is_err());
         assert!(next_fire(&spec(None, None), 0).is_err());
+    }
+
+    #[test]
+    fn a_huge_interval_is_refused_not_wrapped_into_the_past() {
+        // Was: u64::MAX as i64 == -1, a fire time in the past, and a busy loop of skips.
+        for ms in [u64::MAX, 1 << 63, faultline_proto::limits::MAX_DURATION_MS + 1] {
+            let e = next_fire(&spec(Some(ms), None), 5_000).unwrap_err();
+            assert!(e.to_string().contains("interval_ms") && e.to_string().contains("maximum"), "{e}");
+        }
+        let max = faultline_proto::limits::MAX_DURATION_MS;
+        assert!(next_fire(&spec(Some(max), None), 5_000).unwrap() > 5_000);
     }
 }

@@ -225,3 +225,87 @@ async fn sigterm_stops_cleanly_and_healthcheck_reports() {
     assert!(!hc(&engine.addr));
     let _ = engine.child.wait();
 }
+
+/// Completes workflow tasks the way a small order flow would: an activity and a short timer,
+/// then the close once both are done. Returns when the engine goes away.
+async fn torture_worker(c: Client) {
+    loop {
+        let body = PollRequest { task_queue: "torture".into(), worker: "tw".into(), timeout_ms: 500 };
+        let Ok(r) = c.http.post(format!("{}{}", c.base, paths::WORKFLOW_TASK_POLL)).json(&body).send().await else { return };
+        if r.status() != StatusCode::OK {
+            continue;
+        }
+        let Ok(t) = r.json::<WorkflowTask>().await else { return };
+        let seen = kinds(&t.history);
+        let commands = if !seen.contains(&"activity_scheduled") {
+            vec![activity(1, "step", ActivityOptions::default()), Command::StartTimer { seq: 2, duration_ms: 30 }]
+        } else if seen.contains(&"activity_completed") && seen.contains(&"timer_fired") {
+            vec![Command::CompleteWorkflow { result: json!("done") }]
+        } else {
+            vec![]
+        };
+        let req = CompleteWorkflowTaskRequest { task_token: t.task_token, commands, eager: None };
+        if c.http.post(format!("{}{}", c.base, paths::WORKFLOW_TASK_COMPLETE)).json(&req).send().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn torture_activities(c: Client) {
+    loop {
+        let body = PollRequest { task_queue: "torture".into(), worker: "ta".into(), timeout_ms: 500 };
+        let Ok(r) = c.http.post(format!("{}{}", c.base, paths::ACTIVITY_TASK_POLL)).json(&body).send().await else { return };
+        if r.status() != StatusCode::OK {
+            continue;
+        }
+        let Ok(a) = r.json::<ActivityTask>().await else { return };
+        let req = CompleteActivityTaskRequest { task_token: a.task_token, result: json!(a.attempt), eager: None };
+        if c.http.post(format!("{}{}", c.base, paths::ACTIVITY_TASK_COMPLETE)).json(&req).send().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn torture_starts(c: Client, round: usize) {
+    for i in 0.. {
+        let id = format!("t-{round}-{i}");
+        let req = json!({"workflow_id": id, "workflow_type": "T", "task_queue": "torture"});
+        if c.http.post(format!("{}{}", c.base, paths::WORKFLOWS)).json(&req).send().await.is_err() {
+            return;
+        }
+        let sig = json!({"name": "poke", "payload": i});
+        if c.http.post(format!("{}{}", c.base, paths::signal(&id))).json(&sig).send().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The bench's torture in small: SIGKILL the engine five times under load (starts, signals,
+/// workers completing tasks), then `check` must find the database intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_finds_no_violation_after_repeated_sigkills_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_path(&dir);
+    for round in 0..5 {
+        let engine = Engine::spawn(&db);
+        let c = engine.client();
+        let load = [
+            tokio::spawn(torture_starts(c.clone(), round)),
+            tokio::spawn(torture_worker(c.clone())),
+            tokio::spawn(torture_worker(c.clone())),
+            tokio::spawn(torture_activities(c.clone())),
+        ];
+        eventually("the load made progress", Duration::from_secs(30), || async {
+            let list: ListWorkflowsResponse = c.get_as("/api/v1/workflows?status=completed&limit=10000").await;
+            list.workflows.len() >= 5 * (round + 1)
+        })
+        .await;
+        engine.sigkill();
+        for task in load {
+            let _ = task.await;
+        }
+    }
+    let report = faultline_engine::check::check_db(&db).expect("the check runs");
+    assert!(report.is_clean(), "{report}");
+    assert!(report.runs >= 25 && report.running > 0, "the load left open runs to check: {report}");
+}

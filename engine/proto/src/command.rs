@@ -68,3 +68,60 @@ impl Command {
         }
     }
 }
+
+impl Command {
+    /// True for the commands that close the run (complete, fail, cancel, continue-as-new).
+    pub fn is_closing(&self) -> bool {
+        matches!(
+            self,
+            Command::CompleteWorkflow { .. }
+                | Command::FailWorkflow { .. }
+                | Command::CancelWorkflow { .. }
+                | Command::ContinueAsNew { .. }
+        )
+    }
+}
+
+/// A command list that cannot be applied as a whole: which command, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("commands[{index}] ({command}) {reason}")]
+pub struct CommandError {
+    pub index: usize,
+    pub command: &'static str,
+    pub reason: String,
+}
+
+/// Checks what a command list must satisfy whatever the run's state: at most one closing
+/// command, and it comes last (nothing may follow the close of a run).
+pub fn validate_commands(commands: &[Command]) -> Result<(), CommandError> {
+    if let Some(close) = commands.iter().position(Command::is_closing) {
+        if let Some(extra) = commands.get(close + 1) {
+            return Err(CommandError {
+                index: close + 1,
+                command: extra.name(),
+                reason: format!(
+                    "follows {} at index {close}; a closing command must be the last one, and there can be only one",
+                    commands[close].name()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closing_command_must_be_last_and_alone() {
+        let done = Command::CompleteWorkflow { result: Payload::Null };
+        let fail = Command::FailWorkflow { failure: Failure::new("x") };
+        let timer = Command::StartTimer { seq: 1, duration_ms: 1 };
+        assert!(validate_commands(&[timer.clone(), done.clone()]).is_ok());
+        let e = validate_commands(&[done.clone(), fail]).unwrap_err();
+        assert_eq!((e.index, e.command), (1, "fail_workflow"));
+        let e = validate_commands(&[done, timer]).unwrap_err();
+        assert!(e.to_string().starts_with("commands[1] (start_timer) follows complete_workflow at index 0"), "{e}");
+    }
+}

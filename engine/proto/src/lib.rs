@@ -11,6 +11,9 @@
 //! - [`api`]: request and response bodies of the client-facing endpoints.
 //! - [`options`]: retry policies, timeouts and other options.
 //! - [`paths`]: the URL of every endpoint, so that server and clients cannot drift apart.
+//! - [`limits`]: the bound of every number and id on the wire, and saturating deadlines.
+//! - [`token`]: task tokens, parsed and printed in one place.
+//! - [`codes`]: the machine-readable error codes of `ErrorBody`.
 //!
 //! Sequence numbers: every command that creates something the history later refers to
 //! (activity, timer, child workflow, external signal, marker) carries a `seq`, assigned by the
@@ -19,12 +22,15 @@
 //! matches commands to events (kind and sequence number), as temporalio/sdk-core does.
 
 pub mod api;
+pub mod codes;
 pub mod command;
 pub mod history;
+pub mod limits;
 pub mod options;
 pub mod paths;
 pub mod report;
 pub mod task;
+pub mod token;
 
 pub use api::*;
 pub use command::*;
@@ -32,6 +38,7 @@ pub use history::*;
 pub use options::*;
 pub use report::*;
 pub use task::*;
+pub use token::{TaskToken, TaskTokenError};
 
 /// Milliseconds since the Unix epoch, as used in every timestamp on the wire.
 pub type EpochMillis = i64;

@@ -40,9 +40,13 @@ pub async fn stream(
     // A browser's EventSource reconnects to the same URL (with its original `?after=`) and
     // adds `Last-Event-ID`; the later of the two is where the client really is.
     let parse = |a: &str| {
-        a.trim().parse::<u64>().map_err(|_| {
+        let cursor = a.trim().parse::<u64>().map_err(|_| {
             ApiError::bad_request(format!("cursor {a:?} is not a number; pass the id of the last event you received"))
-        })
+        })?;
+        // Bounded like every number on the wire (a cursor past 2^63 would wrap in SQL).
+        faultline_proto::limits::seq(faultline_proto::limits::At::Root.field("after"), cursor)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok::<u64, ApiError>(cursor)
     };
     let mut after = 0;
     if let Some(a) = q.get("after").filter(|a| !a.is_empty()) {

@@ -1,6 +1,8 @@
 //! The HTTP/JSON API (axum), paths from `faultline_proto::paths`. One file per area:
 //! [`workflows`] (client calls), [`tasks`] (worker calls), [`events`] (the live SSE stream),
-//! [`schedules`] (schedules and task queues). Errors are always an `ErrorBody` with a 4xx/5xx.
+//! [`schedules`] (schedules and task queues). Errors are always an `ErrorBody` with a 4xx/5xx,
+//! 404 and 405 included. Every body is checked against `faultline_proto::limits` as it is
+//! parsed ([`parse_body`] requires [`Bounded`]), so no handler sees an out-of-bounds number.
 
 pub mod events;
 pub mod schedules;
@@ -9,12 +11,14 @@ pub mod workflows;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use faultline_proto::{paths, ErrorBody};
+use faultline_proto::limits::Bounded;
+use faultline_proto::{codes, paths, ErrorBody};
 use serde::de::DeserializeOwned;
 
 use crate::engine::Engine;
@@ -42,9 +46,11 @@ impl From<EngineError> for ApiError {
         let status = match &e {
             EngineError::NotFound(_) => StatusCode::NOT_FOUND,
             EngineError::Conflict(_) | EngineError::StaleToken(_) => StatusCode::CONFLICT,
-            EngineError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            EngineError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            EngineError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            EngineError::BadRequest(_) | EngineError::MalformedCommands(_) => StatusCode::BAD_REQUEST,
+            EngineError::Store(_) | EngineError::Corrupt(_) | EngineError::Startup(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            EngineError::StoreFailed(_) | EngineError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         };
         if status.is_server_error() {
             tracing::error!(error = %e, "request failed");
@@ -61,41 +67,83 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        codes::PAYLOAD_TOO_LARGE,
+        format!("the request body is over the limit of {} bytes; send a smaller payload", paths::MAX_BODY_BYTES),
+    )
+}
+
 /// Parses a JSON body leniently about the content type (curl users forget it), strictly about
-/// its shape and size.
-pub fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
+/// its shape, its size and the bounds of its numbers.
+pub fn parse_body<T: DeserializeOwned + Bounded>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
     let bytes = body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the request body is over the limit of {} bytes; send a smaller payload", paths::MAX_BODY_BYTES),
-            )
+            too_large()
         } else {
             ApiError::bad_request(format!("could not read the request body: {}", r.body_text()))
         }
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    let value: T = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::bad_request(format!(
             "the request body is not valid JSON for this endpoint: {e}; see engine/README.md for the expected shape"
         ))
-    })
+    })?;
+    value.check_limits().map_err(|e| ApiError::bad_request(format!("{e} (limits: engine/README.md)")))?;
+    Ok(value)
 }
 
 /// Like [`parse_body`], but an empty body means the default value.
-pub fn parse_optional_body<T: DeserializeOwned + Default>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
+pub fn parse_optional_body<T: DeserializeOwned + Default + Bounded>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
     match &body {
         Ok(b) if b.iter().all(|c| c.is_ascii_whitespace()) => Ok(T::default()),
         _ => parse_body(body),
     }
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+/// 200 `ok` only when the store answers: 503 with the reason once an fsync failed (writes
+/// stopped) or the store reported corruption, or when a probe read of every table fails.
+async fn healthz(State(engine): State<Engine>) -> Response {
+    let problem = match engine.health().problem() {
+        Some(p) => Some(p),
+        None => engine.read(crate::store::sqlite::read::probe).await.err(),
+    };
+    match problem {
+        None => "ok".into_response(),
+        Some(e) => {
+            let mut body = ApiError::from(e);
+            body.status = StatusCode::SERVICE_UNAVAILABLE;
+            body.into_response()
+        }
+    }
 }
 
 async fn fallback() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see engine/README.md for the API")
+    ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "no such endpoint; see engine/README.md for the API")
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}; see engine/README.md for the API", req.method(), req.uri().path()),
+    )
+}
+
+/// Refuses a body whose declared `Content-Length` is over the limit before reading any of
+/// it, so an `Expect: 100-continue` client is not told to send 2 MiB first (hyper answers
+/// "100 Continue" only once a handler starts reading the body).
+async fn refuse_oversized(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > paths::MAX_BODY_BYTES as u64) {
+        return too_large().into_response();
+    }
+    next.run(req).await
 }
 
 /// The whole router.
@@ -126,6 +174,8 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/v1/schedules/{id}", get(schedules::get).delete(schedules::delete))
         .route("/api/v1/task-queues/{name}", get(schedules::task_queue))
         .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(paths::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(refuse_oversized))
         .with_state(engine)
 }

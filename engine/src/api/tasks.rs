@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::Json;
 use faultline_proto::{
-    Ack, ActivityTask, CompleteActivityTaskRequest, CompleteWorkflowTaskRequest, CompleteWorkflowTaskResponse,
+    codes, Ack, ActivityTask, CompleteActivityTaskRequest, CompleteWorkflowTaskRequest, CompleteWorkflowTaskResponse,
     EagerRequest, FailActivityTaskRequest, FailWorkflowTaskRequest, HeartbeatRequest, HeartbeatResponse,
     PollRequest, ReportBatchRequest, ReportError, TaskReport, MAX_REPORTS_PER_BATCH,
 };
@@ -92,7 +92,12 @@ pub async fn fail_activity(State(engine): State<Engine>, body: Result<Bytes, Byt
 async fn complete_workflow_task(engine: &Engine, req: CompleteWorkflowTaskRequest) -> ApiResult<Vec<ActivityTask>> {
     let token = req.task_token.clone();
     let input = Input::WorkflowTaskComplete { token, commands: req.commands };
-    let (_, claimed) = report_eager(engine, req.task_token, input, req.eager).await?;
+    let (output, claimed) = report_eager(engine, req.task_token, input, req.eager).await?;
+    if let Output::CloseRefused { message } = output {
+        // Committed (the failed task and its replacement), but the worker must know that its
+        // commands were not applied: an answer of its own, never "ok".
+        return Err(ApiError::new(StatusCode::CONFLICT, codes::CLOSE_REFUSED, message));
+    }
     Ok(claimed.into_iter().map(dispatch::activity_task).collect::<Result<Vec<_>, _>>()?)
 }
 

@@ -9,6 +9,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use faultline_proto::limits::{self, At};
 use faultline_proto::{
     ActivityAttempt, ChildInfo, DescribeWorkflowResponse, HistoryResponse, ListWorkflowsResponse,
     PendingActivity, PendingTimer, PendingWorkflowTask, ReasonRequest, SignalRequest, SignalWithStartRequest,
@@ -121,6 +122,7 @@ pub async fn retry_now(
     p: Result<Path<(String, u64)>, PathRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let (id, seq) = path(p)?;
+    limits::seq(At::Root.field("seq"), seq).map_err(|e| ApiError::bad_request(e.to_string()))?;
     to_workflow(&engine, id, Input::RetryNow { seq }).await
 }
 
@@ -220,10 +222,11 @@ pub async fn list(
         })?),
     };
     let limit = match q.get("limit") {
-        Some(l) => l.parse::<usize>().map_err(|_| ApiError::bad_request("limit must be a positive integer"))?,
+        Some(l) => l.parse::<u64>().map_err(|_| ApiError::bad_request("limit must be a positive integer"))?,
         None => 1000,
-    }
-    .min(10_000);
+    };
+    limits::seq(At::Root.field("limit"), limit).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let limit = limit.min(10_000) as usize;
     let workflows = engine.read(move |c| read::list(c, status, limit)).await?;
     Ok(Json(ListWorkflowsResponse { workflows }))
 }
@@ -247,6 +250,7 @@ pub async fn attempts(
     q: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Json<Vec<ActivityAttempt>>> {
     let (id, seq) = path(p)?;
+    limits::seq(At::Root.field("seq"), seq).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let q = query(q)?;
     let s = load_run(&engine, id, q.get("run_id").cloned()).await?;
     let run_id = s.run_id;
@@ -273,6 +277,7 @@ fn wait_ms(q: &HashMap<String, String>) -> ApiResult<u64> {
         Some(w) => w.parse::<u64>().map_err(|_| ApiError::bad_request("wait_ms must be a non-negative integer"))?,
         None => 0,
     };
+    limits::duration(At::Root.field("wait_ms"), wait_ms).map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok(wait_ms.min(MAX_RESULT_WAIT_MS))
 }
 

@@ -1,8 +1,9 @@
 //! Activities: scheduling, one `ActivityStarted` per attempt, retries with backoff, timeouts,
 //! heartbeats, cancellation, and the durable attempts record written with each transition.
 
+use faultline_proto::limits::deadline;
 use faultline_proto::{
-    ActivityAttempt, ActivityOptions, ActivityTask, EventKind, Failure, Payload, PendingActivityState,
+    ActivityAttempt, ActivityOptions, ActivityTask, EventKind, Failure, Payload, PendingActivityState, TaskToken,
     TimeoutKind,
 };
 
@@ -10,7 +11,7 @@ use super::{stale, ActivityState, Builder, NewTask, Output, TaskKind, TimerKind,
 use crate::error::{EngineError, Result};
 
 pub fn token(run_id: &str, seq: u64, attempt: u32) -> String {
-    format!("{run_id}~a~{seq}~{attempt}")
+    TaskToken::Activity { run_id: run_id.to_string(), seq, attempt }.to_string()
 }
 
 fn start_to_close_ms(o: &ActivityOptions) -> Option<u64> {
@@ -30,7 +31,7 @@ pub fn schedule(b: &mut Builder, seq: u64, activity_type: String, input: Payload
         task_queue: task_queue.clone(),
         options: options.clone(),
     });
-    let deadline = options.schedule_to_close_timeout_ms.map(|ms| b.now.saturating_add(ms as i64));
+    let deadline = options.schedule_to_close_timeout_ms.map(|ms| deadline(b.now, ms));
     if let Some(d) = deadline {
         b.timer(TimerKind::ActivityScheduleToClose { seq }, d);
     }
@@ -70,7 +71,7 @@ pub fn dispatch_attempt(b: &mut Builder, seq: u64) {
         b.cancel_timer(TimerKind::ActivityRetry { seq });
     }
     if let Some(ms) = s2s {
-        b.timer(TimerKind::ActivityScheduleToStart { seq, attempt }, now.saturating_add(ms as i64));
+        b.timer(TimerKind::ActivityScheduleToStart { seq, attempt }, deadline(now, ms));
     }
 }
 
@@ -92,14 +93,14 @@ pub fn start(b: &mut Builder, seq: u64, worker: String) -> Result<()> {
     if a.options.schedule_to_start_timeout_ms.is_some() {
         b.cancel_timer(TimerKind::ActivityScheduleToStart { seq, attempt: a.attempt });
     }
-    let mut deadline = a.schedule_to_close_deadline_ms;
+    let mut task_deadline = a.schedule_to_close_deadline_ms;
     if let Some(ms) = start_to_close_ms(&a.options) {
-        let d = now.saturating_add(ms as i64);
+        let d = deadline(now, ms);
         b.timer(TimerKind::ActivityStartToClose { seq, attempt: a.attempt }, d);
-        deadline = Some(deadline.map_or(d, |x| x.min(d)));
+        task_deadline = Some(task_deadline.map_or(d, |x| x.min(d)));
     }
     if let Some(ms) = a.options.heartbeat_timeout_ms {
-        b.timer(TimerKind::ActivityHeartbeat { seq, attempt: a.attempt }, now.saturating_add(ms as i64));
+        b.timer(TimerKind::ActivityHeartbeat { seq, attempt: a.attempt }, deadline(now, ms));
     }
     b.t.attempts.push(ActivityAttempt {
         seq,
@@ -121,7 +122,7 @@ pub fn start(b: &mut Builder, seq: u64, worker: String) -> Result<()> {
         attempt: a.attempt,
         idempotency_key: format!("{run_id}:{seq}"),
         heartbeat_details: a.heartbeat_details.clone(),
-        deadline_ms: deadline,
+        deadline_ms: task_deadline,
         heartbeat_timeout_ms: a.options.heartbeat_timeout_ms,
     }));
     Ok(())
@@ -129,15 +130,14 @@ pub fn start(b: &mut Builder, seq: u64, worker: String) -> Result<()> {
 
 /// Resolves a token to the seq of a started attempt.
 fn check_token(b: &Builder, token: &str) -> Result<u64> {
-    let parts: Vec<&str> = token.split('~').collect();
-    let (seq, attempt) = match parts.as_slice() {
-        [_, "a", seq, attempt] => match (seq.parse::<u64>(), attempt.parse::<u32>()) {
-            (Ok(s), Ok(a)) => (s, a),
-            _ => return Err(EngineError::BadRequest(format!("activity task token {token:?} is malformed"))),
-        },
-        _ => return Err(EngineError::BadRequest(format!(
-            "{token:?} is not an activity task token; pass the task_token of the activity poll"
-        ))),
+    let (seq, attempt) = match token.parse::<TaskToken>()? {
+        TaskToken::Activity { run_id, seq, attempt } if run_id == b.t.state.run_id => (seq, attempt),
+        TaskToken::Activity { .. } => return Err(stale("activity task token names another run")),
+        TaskToken::Workflow { .. } => {
+            return Err(EngineError::BadRequest(format!(
+                "{token:?} is not an activity task token; pass the task_token of the activity poll"
+            )))
+        }
     };
     match b.t.state.activities.get(&seq) {
         Some(a) if a.status == PendingActivityState::Started && a.attempt == attempt => Ok(seq),
@@ -252,7 +252,7 @@ fn attempt_failed(b: &mut Builder, seq: u64, why: std::result::Result<TimeoutKin
         Ok(_) => false,
     };
     let attempts_left = policy.maximum_attempts == 0 || a.attempt < policy.maximum_attempts;
-    let next = now.saturating_add(policy.backoff_ms(a.attempt).min(i64::MAX as u64 / 4) as i64);
+    let next = deadline(now, policy.backoff_ms(a.attempt));
     let in_deadline = a.schedule_to_close_deadline_ms.is_none_or(|d| next < d);
     let next_retry = (retryable && attempts_left && in_deadline).then_some(next);
     let outcome = if why.is_ok() { "timed_out" } else { "failed" };
@@ -273,7 +273,7 @@ fn attempt_failed(b: &mut Builder, seq: u64, why: std::result::Result<TimeoutKin
             }
             if let Some(s) = b.t.state.activities.get_mut(&seq) {
                 s.status = PendingActivityState::Backoff;
-                s.attempt += 1;
+                s.attempt = s.attempt.saturating_add(1);
                 s.next_retry_at_ms = Some(at);
                 s.last_failure = Some(failure);
             }
@@ -297,7 +297,7 @@ pub fn heartbeat(b: &mut Builder, token: &str, details: Option<Payload>) -> Resu
     }
     let (attempt, hb, cancel) = (a.attempt, a.options.heartbeat_timeout_ms, a.cancel_requested);
     if let Some(ms) = hb {
-        b.timer(TimerKind::ActivityHeartbeat { seq, attempt }, now.saturating_add(ms as i64));
+        b.timer(TimerKind::ActivityHeartbeat { seq, attempt }, deadline(now, ms));
     }
     b.t.output = Output::Heartbeat { cancel_requested: cancel };
     Ok(())

@@ -64,6 +64,10 @@ pub struct RunState {
     pub failure: Option<Failure>,
     /// Run created by continue-as-new from this one.
     pub continued_to: Option<String>,
+    /// Highest command seq this run issued, so a cancel naming a seq it never issued is
+    /// refused. (States written before it existed read 0: the pending maps stand in.)
+    #[serde(default)]
+    pub max_seq: u64,
 }
 
 impl RunState {
@@ -223,6 +227,10 @@ pub enum Output {
     WorkflowTask { token: String, attempt: u32, started_event_id: u64 },
     ActivityTask(Box<faultline_proto::ActivityTask>),
     Heartbeat { cancel_requested: bool },
+    /// A workflow task completion tried to close the run while unseen events were pending:
+    /// its commands were not applied (the refusal itself commits). Answered as 409
+    /// `close_refused`, so the worker knows.
+    CloseRefused { message: String },
 }
 
 /// Everything one transition produces; committed atomically by the store.
@@ -367,13 +375,13 @@ pub fn apply(state: &RunState, input: Input, now: EpochMillis) -> Result<Transit
     Ok(b.finish())
 }
 
-/// Parses a task token `<run_id>~w~<wft id>` or `<run_id>~a~<seq>~<attempt>`.
-pub fn token_run_id(token: &str) -> Result<&str> {
-    match token.split_once('~') {
-        Some((run, rest)) if !run.is_empty() && (rest.starts_with("w~") || rest.starts_with("a~")) => Ok(run),
-        _ => Err(EngineError::BadRequest(format!(
-            "task token {token:?} is malformed; pass the task_token exactly as the poll returned it"
-        ))),
+/// The run a task token names ([`faultline_proto::TaskToken`] parses it).
+pub fn token_run_id(token: &str) -> Result<String> {
+    let parsed: faultline_proto::TaskToken = token.parse()?;
+    match parsed {
+        faultline_proto::TaskToken::Workflow { run_id, .. } | faultline_proto::TaskToken::Activity { run_id, .. } => {
+            Ok(run_id)
+        }
     }
 }
 

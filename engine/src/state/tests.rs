@@ -9,9 +9,12 @@ use serde_json::json;
 use super::*;
 use crate::clock::{Clock, ManualClock};
 
-struct Run {
-    clock: ManualClock,
-    state: RunState,
+mod commands;
+mod props;
+
+pub(super) struct Run {
+    pub(super) clock: ManualClock,
+    pub(super) state: RunState,
     last: Option<Transition>,
     /// The run's timer rows as the store would hold them: a fired timer's row is deleted
     /// before its input is applied, then each transition cancels and arms.
@@ -19,7 +22,7 @@ struct Run {
 }
 
 impl Run {
-    fn new(options: WorkflowOptions) -> Self {
+    pub(super) fn new(options: WorkflowOptions) -> Self {
         let clock = ManualClock::new(1_000_000);
         let t = start(
             StartParams {
@@ -52,7 +55,7 @@ impl Run {
         }
     }
 
-    fn apply(&mut self, input: Input) -> Result<&Transition> {
+    pub(super) fn apply(&mut self, input: Input) -> Result<&Transition> {
         if let Input::TimerFired(kind) = &input {
             self.timers.remove(&kind.key());
         }
@@ -67,12 +70,12 @@ impl Run {
         Ok(self.last.as_ref().unwrap())
     }
 
-    fn kinds(&self) -> Vec<&'static str> {
+    pub(super) fn kinds(&self) -> Vec<&'static str> {
         self.last.as_ref().unwrap().events.iter().map(|e| e.kind.name()).collect()
     }
 
     /// Claims the workflow task and returns its token.
-    fn start_wft(&mut self) -> String {
+    pub(super) fn start_wft(&mut self) -> String {
         let t = self.apply(Input::WorkflowTaskStart { worker: "w".into() }).unwrap();
         match &t.output {
             Output::WorkflowTask { token, .. } => token.clone(),
@@ -80,12 +83,12 @@ impl Run {
         }
     }
 
-    fn complete_wft(&mut self, commands: Vec<Command>) -> &Transition {
+    pub(super) fn complete_wft(&mut self, commands: Vec<Command>) -> &Transition {
         let token = self.start_wft();
         self.apply(Input::WorkflowTaskComplete { token, commands }).unwrap()
     }
 
-    fn start_activity(&mut self, seq: u64) -> String {
+    pub(super) fn start_activity(&mut self, seq: u64) -> String {
         let t = self.apply(Input::ActivityStart { seq, worker: "aw".into() }).unwrap();
         match &t.output {
             Output::ActivityTask(a) => a.task_token.clone(),
@@ -98,7 +101,7 @@ impl Run {
     }
 }
 
-fn activity(seq: u64, policy: RetryPolicy) -> Command {
+pub(super) fn activity(seq: u64, policy: RetryPolicy) -> Command {
     Command::ScheduleActivity {
         seq,
         activity_type: "charge".into(),
@@ -155,6 +158,7 @@ fn signal_during_started_task_causes_another_and_blocks_closing() {
         .apply(Input::WorkflowTaskComplete { token, commands: vec![Command::CompleteWorkflow { result: json!(1) }] })
         .unwrap();
     assert!(!t.closed, "closing without seeing the signal must be refused");
+    assert!(matches!(t.output, Output::CloseRefused { .. }), "the refusal is told: {:?}", t.output);
     assert_eq!(r.kinds(), ["workflow_task_failed", "workflow_task_scheduled"]);
     assert!(r.state.is_running());
     // Signal while a task is only scheduled: nothing new is scheduled.
@@ -337,7 +341,7 @@ fn duplicate_seq_is_a_bad_request() {
         token,
         commands: vec![Command::StartTimer { seq: 1, duration_ms: 1 }, Command::StartTimer { seq: 1, duration_ms: 2 }],
     });
-    assert!(matches!(res, Err(EngineError::BadRequest(_))));
+    assert!(matches!(&res, Err(EngineError::MalformedCommands(m)) if m.starts_with("commands[1] (start_timer)")), "{res:?}");
 }
 
 #[test]

@@ -37,7 +37,9 @@ impl TimerKind {
             TimerKind::WorkflowTaskRetry { .. } => "wr".into(),
             TimerKind::RunTimeout => "rt".into(),
             TimerKind::ExecutionTimeout => "et".into(),
-            TimerKind::Schedule { .. } => "s".into(),
+            // Per schedule: with one key for all (as before schema version 2), a second
+            // schedule's timer replaced the first's.
+            TimerKind::Schedule { schedule_id } => format!("s:{schedule_id}"),
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Workflow tasks: at most one outstanding per run; events that arrive while one is started
 //! cause another after it completes. A completion carries the commands of the workflow code.
 
-use faultline_proto::{Command, EventKind};
+use faultline_proto::limits::deadline;
+use faultline_proto::{Command, EventKind, TaskToken};
 
-use super::{activity, stale, workflow, Builder, NewTask, TaskKind, TimerKind, WftState};
+use super::{activity, stale, workflow, Builder, NewTask, Output, TaskKind, TimerKind, WftState};
 use crate::error::{EngineError, Result};
 
 /// Backoff before retrying a failed workflow task (attempt is the one that failed).
@@ -65,7 +66,7 @@ fn reschedule(b: &mut Builder, attempt: u32, delay_ms: i64) {
         backoff_until_ms: None,
     });
     if delay_ms > 0 {
-        let until = b.now + delay_ms;
+        let until = deadline(b.now, delay_ms.max(0) as u64);
         if let Some(w) = b.t.state.wft.as_mut() {
             w.backoff_until_ms = Some(until);
         }
@@ -76,7 +77,7 @@ fn reschedule(b: &mut Builder, attempt: u32, delay_ms: i64) {
 }
 
 pub fn token(run_id: &str, id: u64) -> String {
-    format!("{run_id}~w~{id}")
+    TaskToken::Workflow { run_id: run_id.to_string(), task_id: id }.to_string()
 }
 
 /// A worker claimed the task row: record the start and arm the task timeout.
@@ -92,8 +93,8 @@ pub fn start(b: &mut Builder, worker: String) -> Result<()> {
         w.started_event_id = Some(started_event_id);
         w.worker = Some(worker);
     }
-    let timeout = b.t.state.task_timeout_ms() as i64;
-    b.timer(TimerKind::WorkflowTaskTimeout { id }, now + timeout);
+    let timeout = b.t.state.task_timeout_ms();
+    b.timer(TimerKind::WorkflowTaskTimeout { id }, deadline(now, timeout));
     let token = token(&b.t.state.run_id, id);
     b.t.output = super::Output::WorkflowTask { token, attempt, started_event_id };
     Ok(())
@@ -101,50 +102,55 @@ pub fn start(b: &mut Builder, worker: String) -> Result<()> {
 
 /// Checks a token against the started task; returns the worker that holds it.
 fn check_token(b: &Builder, token: &str) -> Result<String> {
-    match &b.t.state.wft {
-        Some(w) if w.started_at_ms.is_some() && token == self::token(&b.t.state.run_id, w.id) => {
-            Ok(w.worker.clone().unwrap_or_default())
+    let task_id = match token.parse::<TaskToken>()? {
+        TaskToken::Workflow { run_id, task_id } if run_id == b.t.state.run_id => task_id,
+        TaskToken::Workflow { .. } => return Err(stale("workflow task token names another run")),
+        TaskToken::Activity { .. } => {
+            return Err(EngineError::BadRequest(format!(
+                "{token:?} is an activity task token; pass the task_token of the workflow task poll"
+            )))
         }
+    };
+    match &b.t.state.wft {
+        Some(w) if w.started_at_ms.is_some() && w.id == task_id => Ok(w.worker.clone().unwrap_or_default()),
         _ => Err(stale("workflow task token is stale")),
     }
 }
 
-fn is_closing(c: &Command) -> bool {
-    matches!(
-        c,
-        Command::CompleteWorkflow { .. }
-            | Command::FailWorkflow { .. }
-            | Command::CancelWorkflow { .. }
-            | Command::ContinueAsNew { .. }
-    )
+/// Names the command a state-dependent refusal is about.
+fn at_index(index: usize, command: &'static str, e: EngineError) -> EngineError {
+    match e {
+        EngineError::BadRequest(m) | EngineError::MalformedCommands(m) => {
+            EngineError::MalformedCommands(format!("commands[{index}] ({command}) {m}"))
+        }
+        other => other,
+    }
 }
 
 pub fn complete(b: &mut Builder, token: &str, commands: Vec<Command>) -> Result<()> {
     let worker = check_token(b, token)?;
+    faultline_proto::validate_commands(&commands)?;
     let id = b.t.state.wft.as_ref().map(|w| w.id).unwrap_or(0);
     b.cancel_timer(TimerKind::WorkflowTaskTimeout { id });
     let pending = std::mem::take(&mut b.t.state.wft_needed);
     b.t.state.wft = None;
-    if pending && commands.iter().any(is_closing) {
+    if pending && commands.iter().any(Command::is_closing) {
         // The code decided to close without seeing the newest events (a signal, say): refuse
-        // the whole completion so nothing is lost, and let the code run again with them.
-        b.event(EventKind::WorkflowTaskFailed {
-            message: "new events arrived while this workflow task ran; its closing command was \
-                      not applied and a new workflow task replays them"
-                .into(),
-            nondeterminism: false,
-            worker,
-        });
+        // the whole completion so nothing is lost, and let the code run again with them. The
+        // refusal commits (the failed task and the new one), and the worker is told.
+        let message = "new events arrived while this workflow task ran; its commands (which close the run) \
+                       were not applied, and a new workflow task replays the new events: drop this task";
+        b.event(EventKind::WorkflowTaskFailed { message: message.into(), nondeterminism: false, worker });
         request(b);
+        b.t.output = Output::CloseRefused { message: message.into() };
         return Ok(());
     }
     b.t.state.wft_last_failure = None;
     b.event(EventKind::WorkflowTaskCompleted { worker });
-    for command in commands {
-        if !b.t.state.is_running() {
-            break; // commands after a closing one are meaningless
-        }
-        apply_command(b, command)?;
+    // validate_commands made sure nothing follows a closing command.
+    for (i, command) in commands.into_iter().enumerate() {
+        let name = command.name();
+        apply_command(b, command).map_err(|e| at_index(i, name, e))?;
     }
     if pending {
         b.want_wft();
@@ -152,49 +158,95 @@ pub fn complete(b: &mut Builder, token: &str, commands: Vec<Command>) -> Result<
     Ok(())
 }
 
-fn check_new_seq(b: &Builder, seq: u64, what: &str) -> Result<()> {
+fn check_new_seq(b: &mut Builder, seq: u64) -> Result<()> {
     let s = &b.t.state;
     if seq == 0 || s.activities.contains_key(&seq) || s.timers.contains_key(&seq) || s.children.contains_key(&seq) {
-        return Err(EngineError::BadRequest(format!(
-            "{what} command has seq {seq}, which is 0 or already in use by a pending command; \
+        return Err(EngineError::MalformedCommands(format!(
+            "has seq {seq}, which is 0 or already in use by a pending command; \
              seq must come from the workflow's single counter starting at 1"
+        )));
+    }
+    b.t.state.max_seq = b.t.state.max_seq.max(seq);
+    Ok(())
+}
+
+/// A seq a cancel command names must be one this run issued. One whose timer or activity
+/// already ended is fine (it may have fired while the task ran: a race, not a bug).
+fn check_known_seq(b: &Builder, seq: u64, pending: bool, wrong_kind: Option<&str>) -> Result<()> {
+    let s = &b.t.state;
+    if pending {
+        return Ok(());
+    }
+    if let Some(kind) = wrong_kind {
+        return Err(EngineError::MalformedCommands(format!("names seq {seq}, which is a pending {kind}")));
+    }
+    let highest = [s.activities.keys().last(), s.timers.keys().last(), s.children.keys().last()]
+        .into_iter()
+        .flatten()
+        .copied()
+        .fold(s.max_seq, u64::max);
+    if seq == 0 || seq > highest {
+        return Err(EngineError::MalformedCommands(format!(
+            "names seq {seq}, which this run never issued (highest so far: {highest})"
         )));
     }
     Ok(())
 }
 
+/// What kind of pending thing a seq names, if any.
+fn pending_kind(b: &Builder, seq: u64) -> Option<&'static str> {
+    let s = &b.t.state;
+    if s.activities.contains_key(&seq) {
+        Some("activity")
+    } else if s.timers.contains_key(&seq) {
+        Some("timer")
+    } else if s.children.contains_key(&seq) {
+        Some("child workflow")
+    } else {
+        None
+    }
+}
+
 fn apply_command(b: &mut Builder, command: Command) -> Result<()> {
     match command {
         Command::ScheduleActivity { seq, activity_type, input, options } => {
-            check_new_seq(b, seq, "schedule_activity")?;
+            check_new_seq(b, seq)?;
             super::validate_activity_options(seq, &options)?;
             activity::schedule(b, seq, activity_type, input, options);
         }
-        Command::RequestCancelActivity { seq } => activity::request_cancel(b, seq),
+        Command::RequestCancelActivity { seq } => {
+            let kind = pending_kind(b, seq);
+            check_known_seq(b, seq, kind == Some("activity"), kind)?;
+            activity::request_cancel(b, seq)
+        }
         Command::StartTimer { seq, duration_ms } => {
-            check_new_seq(b, seq, "start_timer")?;
-            let fire_at = b.now.saturating_add(duration_ms.min(i64::MAX as u64 / 2) as i64);
+            check_new_seq(b, seq)?;
+            let fire_at = deadline(b.now, duration_ms);
             b.event(EventKind::TimerStarted { seq, duration_ms, fire_at_ms: fire_at });
             let started_at_ms = b.now;
             b.t.state.timers.insert(seq, super::TimerState { seq, started_at_ms, fire_at_ms: fire_at });
             b.timer(TimerKind::User { seq }, fire_at);
         }
         Command::CancelTimer { seq } => {
+            let kind = pending_kind(b, seq);
+            check_known_seq(b, seq, kind == Some("timer"), kind)?;
             if b.t.state.timers.remove(&seq).is_some() {
                 b.event(EventKind::TimerCanceled { seq });
                 b.cancel_timer(TimerKind::User { seq });
             }
         }
         Command::StartChildWorkflow { seq, workflow_type, workflow_id, task_queue, input, options, parent_close_policy } => {
-            check_new_seq(b, seq, "start_child_workflow")?;
+            check_new_seq(b, seq)?;
             super::validate_workflow_options(&options)?;
             workflow::initiate_child(b, seq, workflow_type, workflow_id, task_queue, input, options, parent_close_policy);
         }
         Command::SignalExternalWorkflow { seq, workflow_id, name, payload } => {
+            b.t.state.max_seq = b.t.state.max_seq.max(seq);
             let sender_run_id = b.t.state.run_id.clone();
             b.t.effects.push(super::Effect::SignalExternal { sender_run_id, seq, workflow_id, name, payload });
         }
         Command::RecordMarker { seq, name, details } => {
+            b.t.state.max_seq = b.t.state.max_seq.max(seq);
             b.event(EventKind::MarkerRecorded { seq, name, details });
         }
         Command::CompleteWorkflow { result } => {

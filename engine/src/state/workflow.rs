@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use faultline_proto::limits::deadline;
 use faultline_proto::{
     EpochMillis, EventKind, ParentClosePolicy, ParentRef, Payload, StartWorkflowRequest, WorkflowOptions,
     WorkflowStatus,
@@ -29,9 +30,8 @@ pub struct StartParams {
 
 /// Creates a run: `WorkflowStarted`, the first workflow task and the run's timeouts.
 pub fn start(p: StartParams, now: EpochMillis) -> Transition {
-    let execution_deadline_ms = p.execution_deadline_ms.or_else(|| {
-        p.options.execution_timeout_ms.map(|ms| now.saturating_add(ms as i64))
-    });
+    let execution_deadline_ms =
+        p.execution_deadline_ms.or_else(|| p.options.execution_timeout_ms.map(|ms| deadline(now, ms)));
     let state = RunState {
         run_id: p.run_id.clone(),
         workflow_id: p.workflow_id.clone(),
@@ -55,6 +55,7 @@ pub fn start(p: StartParams, now: EpochMillis) -> Transition {
         result: None,
         failure: None,
         continued_to: None,
+        max_seq: 0,
     };
     let mut b = Builder::new(&state, now);
     b.event(EventKind::WorkflowStarted {
@@ -68,7 +69,7 @@ pub fn start(p: StartParams, now: EpochMillis) -> Transition {
         random_seed: p.random_seed,
     });
     if let Some(ms) = p.options.run_timeout_ms {
-        b.timer(TimerKind::RunTimeout, now.saturating_add(ms as i64));
+        b.timer(TimerKind::RunTimeout, deadline(now, ms));
     }
     if let Some(d) = execution_deadline_ms {
         b.timer(TimerKind::ExecutionTimeout, d);

@@ -8,8 +8,11 @@
 //! [`StoreTx`], [`sqlite::writer`] is the single writer thread doing group commit (with the run
 //! states it keeps in [`sqlite::run_cache`]), [`sqlite::durable`]
 //! fsyncs each committed batch before its callers are answered, and
-//! [`sqlite::read`] holds the queries of the API.
+//! [`sqlite::read`] holds the queries of the API. [`health`] remembers a failed fsync (writes
+//! stop) and reported corruption, for `/healthz`; [`sqlite::lock`] keeps a second engine off
+//! the same file.
 
+pub mod health;
 pub mod sqlite;
 
 use faultline_proto::{EpochMillis, ScheduleInfo};

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use faultline_proto::{
-    Command, CompleteWorkflowTaskRequest, CompleteWorkflowTaskResponse, FailWorkflowTaskRequest, WorkflowTask,
+    codes, Command, CompleteWorkflowTaskRequest, CompleteWorkflowTaskResponse, FailWorkflowTaskRequest, WorkflowTask,
 };
 use futures::future::BoxFuture;
 use tokio::sync::OwnedSemaphorePermit;
@@ -108,6 +108,13 @@ async fn complete(shared: &Arc<Shared>, token: String, commands: Vec<Command>) -
                 };
                 tokio::spawn(activity_task::run(shared.clone(), task, slot));
             }
+            Ok(())
+        }
+        // The engine refused to close the run because events arrived that this task did not
+        // see (a signal, say). Nothing was applied, the task is over, and a new workflow task
+        // with those events is already scheduled: nothing to report, the code runs again.
+        Err(ClientError::Api { code, message, .. }) if code == codes::CLOSE_REFUSED => {
+            tracing::info!(%message, "the engine refused this task's close; a new task replays the new events");
             Ok(())
         }
         // The engine refused the commands themselves (400): say so in the task's failure,

@@ -12,6 +12,10 @@
 //! its own fsync, which covers both. A process crash loses nothing the kernel has; a power
 //! loss can drop only commits nobody was answered for. Read connections can see a commit
 //! while its fsync runs, so readers wait on the [`Watermark`] before answering anything.
+//!
+//! A failed fsync stops all writes for good (see [`crate::store::health`]): its batches and
+//! every later one answer 503 `store_failed`. The fsync itself goes through [`WalSync`], so
+//! tests can inject the failure.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -24,6 +28,22 @@ use tokio::sync::{oneshot, watch};
 use crate::error::{EngineError, Result};
 use crate::notify::Notifier;
 use crate::processor::{Notes, Response};
+use crate::store::health::Health;
+
+/// Makes the WAL durable. The real one is [`FileSync`]; tests inject failures.
+pub trait WalSync: Send + Sync + 'static {
+    fn sync(&self, wal: &File) -> std::io::Result<()>;
+}
+
+/// `fdatasync` of the WAL file.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FileSync;
+
+impl WalSync for FileSync {
+    fn sync(&self, wal: &File) -> std::io::Result<()> {
+        wal.sync_data()
+    }
+}
 
 /// How far commits and fsyncs have got, so a read can wait until what it saw is durable.
 pub struct Watermark {
@@ -70,11 +90,19 @@ pub struct Syncer {
 }
 
 impl Syncer {
-    pub fn spawn(wal: PathBuf, notifier: Arc<Notifier>, watermark: Arc<Watermark>) -> std::io::Result<Syncer> {
+    pub fn spawn(
+        wal: PathBuf,
+        notifier: Arc<Notifier>,
+        watermark: Arc<Watermark>,
+        health: Arc<Health>,
+        fsync: Arc<dyn WalSync>,
+    ) -> std::io::Result<Syncer> {
         let (tx, rx) = mpsc::channel();
         let marks = watermark.clone();
-        let thread =
-            std::thread::Builder::new().name("faultline-fsync".into()).spawn(move || run(&wal, &rx, &notifier, &marks))?;
+        let thread = std::thread::Builder::new().name("faultline-fsync".into()).spawn(move || {
+            let wal = Wal { path: wal, file: None, fsync };
+            run(wal, &rx, &notifier, &marks, &health)
+        })?;
         Ok(Syncer { tx, thread, watermark })
     }
 
@@ -86,7 +114,7 @@ impl Syncer {
     pub fn hand_over(&self, batch: Committed) {
         if let Err(mpsc::SendError(batch)) = self.tx.send(batch) {
             // Only if the thread died: nobody would ever be answered, so say so now.
-            fail(batch, "the fsync thread is gone; restart the engine");
+            fail(batch, EngineError::StoreFailed("the fsync thread is gone; restart the engine".into()));
         }
     }
 
@@ -97,13 +125,45 @@ impl Syncer {
     }
 }
 
-fn run(wal: &std::path::Path, rx: &mpsc::Receiver<Committed>, notifier: &Notifier, watermark: &Watermark) {
-    let mut file: Option<File> = None;
+/// The WAL file, opened lazily so a failed attempt starts afresh.
+struct Wal {
+    path: PathBuf,
+    file: Option<File>,
+    fsync: Arc<dyn WalSync>,
+}
+
+impl Wal {
+    fn sync(&mut self) -> std::io::Result<()> {
+        let f = match &self.file {
+            Some(f) => f,
+            None => self.file.insert(File::open(&self.path)?),
+        };
+        let result = self.fsync.sync(f);
+        if result.is_err() {
+            self.file = None;
+        }
+        result
+    }
+}
+
+fn run(mut wal: Wal, rx: &mpsc::Receiver<Committed>, notifier: &Notifier, watermark: &Watermark, health: &Health) {
     while let Ok(first) = rx.recv() {
         // Everything committed so far is covered by one fsync (group commit of the fsyncs).
         let batches: Vec<Committed> = std::iter::once(first).chain(rx.try_iter()).collect();
         let last = batches.iter().map(|b| b.number).max().unwrap_or(0);
-        let synced = sync(wal, &mut file);
+        // Once an fsync failed, a later one proves nothing (the kernel may have dropped the
+        // pages it could not write): writes stay stopped and nothing more is acknowledged.
+        let synced = match health.write_refusal() {
+            Some(refused) => Err(refused),
+            None => wal.sync().map_err(|e| {
+                let reason = format!("fsync of {} failed ({e})", wal.path.display());
+                health.stop_writes(reason.clone());
+                EngineError::StoreFailed(format!(
+                    "{reason}; the engine stopped accepting writes and this request may or may not have been applied; \
+                     restart the engine (it recovers from its WAL) after checking the disk"
+                ))
+            }),
+        };
         // Also after a failed fsync: readers must not hang; the error is logged and answered.
         watermark.durable.send_if_modified(|d| {
             let moved = last > *d;
@@ -122,32 +182,19 @@ fn run(wal: &std::path::Path, rx: &mpsc::Receiver<Committed>, notifier: &Notifie
                 notifier.publish(notes);
             }
             Err(e) => {
-                tracing::error!(error = %e, wal = %wal.display(), "fsync of the WAL failed; the last commits may not be durable");
-                let msg = format!("fsync of {} failed ({e}); the request may or may not have been applied, check the disk and retry", wal.display());
+                let msg = e.to_string();
                 for batch in batches {
-                    fail(batch, &msg);
+                    fail(batch, EngineError::StoreFailed(msg.clone()));
                 }
             }
         }
     }
 }
 
-/// One fsync of the WAL; the file is (re)opened lazily, so a failed attempt starts afresh.
-fn sync(wal: &std::path::Path, file: &mut Option<File>) -> std::io::Result<()> {
-    let f = match file {
-        Some(f) => f,
-        None => file.insert(File::open(wal)?),
-    };
-    let result = f.sync_data();
-    if result.is_err() {
-        *file = None;
-    }
-    result
-}
-
-fn fail(batch: Committed, msg: &str) {
+fn fail(batch: Committed, e: EngineError) {
+    let msg = e.to_string();
     for (reply, _) in batch.replies {
-        let _ = reply.send(Err(EngineError::Store(msg.to_string())));
+        let _ = reply.send(Err(EngineError::StoreFailed(msg.clone())));
     }
 }
 
@@ -170,7 +217,7 @@ mod tests {
         let wal = dir.path().join("engine.db-wal");
         std::fs::write(&wal, b"frames").unwrap();
         let marks = Watermark::new();
-        let syncer = Syncer::spawn(wal, Arc::new(Notifier::new(0)), marks.clone()).unwrap();
+        let syncer = spawn(wal, &marks, Arc::new(FileSync));
 
         let number = syncer.next_batch();
         let mut reader = tokio::spawn({
@@ -189,18 +236,42 @@ mod tests {
         syncer.finish();
     }
 
+    fn spawn(wal: PathBuf, marks: &Arc<Watermark>, fsync: Arc<dyn WalSync>) -> Syncer {
+        Syncer::spawn(wal, Arc::new(Notifier::new(0)), marks.clone(), Arc::new(Health::default()), fsync).unwrap()
+    }
+
+    /// Fails every fsync after the first `ok` ones.
+    struct FailingSync(std::sync::atomic::AtomicUsize);
+
+    impl WalSync for FailingSync {
+        fn sync(&self, _: &File) -> std::io::Result<()> {
+            if self.0.fetch_sub(1, Ordering::SeqCst) > 0 {
+                Ok(())
+            } else {
+                self.0.store(0, Ordering::SeqCst);
+                Err(std::io::Error::other("injected EIO"))
+            }
+        }
+    }
+
     #[tokio::test]
-    async fn a_failed_fsync_is_answered_as_an_error_and_does_not_hang_reads() {
+    async fn a_failed_fsync_stops_every_later_batch_and_does_not_hang_reads() {
         let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("engine.db-wal");
+        std::fs::write(&wal, b"frames").unwrap();
         let marks = Watermark::new();
-        // No WAL file at that path: the fsync cannot happen.
-        let syncer = Syncer::spawn(dir.path().join("missing-wal"), Arc::new(Notifier::new(0)), marks.clone()).unwrap();
-        let (committed, answer) = batch(syncer.next_batch());
-        syncer.hand_over(committed);
-        let answered = tokio::time::timeout(DEADLINE, answer).await.expect("answered within the deadline");
-        match answered {
-            Ok(Err(EngineError::Store(msg))) => assert!(msg.contains("fsync"), "{msg}"),
-            other => panic!("expected a store error naming the fsync, got {other:?}"),
+        // The injected fault: the first fsync fails; every later one would succeed.
+        let syncer = spawn(wal, &marks, Arc::new(FailingSync(0.into())));
+        for round in 0..2 {
+            let (committed, answer) = batch(syncer.next_batch());
+            syncer.hand_over(committed);
+            let answered = tokio::time::timeout(DEADLINE, answer).await.expect("answered within the deadline");
+            match answered {
+                Ok(Err(EngineError::StoreFailed(msg))) => {
+                    assert!(msg.contains("fsync") && msg.contains("restart"), "round {round}: {msg}")
+                }
+                other => panic!("round {round}: expected store_failed naming the fsync, got {other:?}"),
+            }
         }
         tokio::time::timeout(DEADLINE, marks.durable_now()).await.expect("reads go on after a failed fsync");
         syncer.finish();

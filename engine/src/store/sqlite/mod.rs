@@ -8,13 +8,14 @@
 //! `workflow_ids` (latest run per id), `events` (append-only history; the autoincrement
 //! `cursor` is the global stream position), `tasks` (dispatchable task rows), `timers` (every
 //! delayed thing, indexed by due time), `attempts` (every activity attempt), `schedules`.
-//! `timers` and `attempts` are WITHOUT ROWID: they are only ever looked up by their composite
-//! key, so one B-tree instead of a table plus its key index is written per row. (Databases
-//! created before that change keep rowid tables; every statement works on both.) Run ids are
+//! `timers` and `attempts` are WITHOUT ROWID (since schema version 2): they are only ever
+//! looked up by their composite key, so one B-tree instead of a table plus its key index is
+//! written per row. Run ids are
 //! time-ordered UUIDv7, so the rows of the runs in flight sit together at the end of every
 //! index keyed by run id.
 
 pub mod durable;
+pub mod lock;
 pub mod read;
 pub mod run_cache;
 pub mod tx;
@@ -29,9 +30,15 @@ use rusqlite::Connection;
 
 use crate::error::{EngineError, Result};
 
-/// Schema versions, applied in order, each in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
+/// Schema versions, applied in order, each in its own transaction. A version, once released,
+/// is never edited: a change is a new version (a test upgrades a version-1 database).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, V1),
+    (2, V2),
+];
+
+/// Version 1: the schema as it first shipped.
+const V1: &str =
     r#"
 CREATE TABLE runs (
     run_id TEXT PRIMARY KEY,
@@ -73,7 +80,7 @@ CREATE TABLE timers (
     fire_at_ms INTEGER NOT NULL,
     kind TEXT NOT NULL,
     PRIMARY KEY (owner, key)
-) WITHOUT ROWID;
+);
 CREATE INDEX timers_due ON timers(fire_at_ms);
 CREATE TABLE attempts (
     run_id TEXT NOT NULL,
@@ -81,10 +88,41 @@ CREATE TABLE attempts (
     attempt INTEGER NOT NULL,
     body TEXT NOT NULL,
     PRIMARY KEY (run_id, seq, attempt)
-) WITHOUT ROWID;
+);
 CREATE TABLE schedules (schedule_id TEXT PRIMARY KEY, body TEXT NOT NULL);
-"#,
-)];
+"#;
+
+/// Version 2: `timers` and `attempts` become WITHOUT ROWID tables (one B-tree written per row
+/// instead of a table and its key index), rebuilt by copy, so every row is kept; and each
+/// schedule's timer gets a key of its own (`s:<schedule id>`; version 1 gave them all `s`). (Databases
+/// whose version 1 already had them WITHOUT ROWID, from before versions were kept apart, are
+/// rebuilt the same way, harmlessly.)
+const V2: &str = r#"
+CREATE TABLE timers_v2 (
+    owner TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fire_at_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    PRIMARY KEY (owner, key)
+) WITHOUT ROWID;
+INSERT INTO timers_v2(owner, key, fire_at_ms, kind) SELECT owner, key, fire_at_ms, kind FROM timers;
+DROP TABLE timers;
+ALTER TABLE timers_v2 RENAME TO timers;
+CREATE INDEX timers_due ON timers(fire_at_ms);
+CREATE TABLE attempts_v2 (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq, attempt)
+) WITHOUT ROWID;
+INSERT INTO attempts_v2(run_id, seq, attempt, body) SELECT run_id, seq, attempt, body FROM attempts;
+DROP TABLE attempts;
+ALTER TABLE attempts_v2 RENAME TO attempts;
+UPDATE timers SET key = 's:' || json_extract(kind, '$.schedule_id') WHERE owner = '~schedules';
+"#;
+
+
 
 /// Latest schema version this build knows.
 pub fn schema_version() -> i64 {
@@ -105,6 +143,17 @@ fn configure(conn: &Connection) -> Result<()> {
     // them many times over and keeps the engine well under 100 MB resident.
     conn.pragma_update(None, "cache_size", -32_768)?;
     conn.set_prepared_statement_cache_capacity(64);
+    stable_plans(conn)?;
+    Ok(())
+}
+
+/// Keeps each cached statement's plan: without the query-planner stability guarantee, SQLite
+/// (3.54, built with STAT4) re-prepares a statement whenever a bound value that its plan
+/// consulted changes, so `claim_task` and `history_json` were parsed and planned again on
+/// almost every call (a fifth more CPU per workflow). The engine's plans do not depend on the
+/// values: every query is an index lookup.
+fn stable_plans(conn: &Connection) -> Result<()> {
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(())
 }
 
@@ -112,11 +161,11 @@ fn configure(conn: &Connection) -> Result<()> {
 pub fn open_writer(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| {
-            EngineError::Store(format!("cannot create the directory {}: {e}", dir.display()))
+            EngineError::Startup(format!("cannot create the directory {}: {e}; create it or pick another --db", dir.display()))
         })?;
     }
     let mut conn = Connection::open(path).map_err(|e| {
-        EngineError::Store(format!("cannot open the database {}: {e}; check the --db path and its permissions", path.display()))
+        EngineError::Startup(format!("cannot open the database {}: {e}; check the --db path and its permissions", path.display()))
     })?;
     configure(&conn)?;
     // The writer checkpoints itself, which keeps the WAL bounded under continuous writes (a
@@ -137,7 +186,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
     if current > schema_version() {
         return Err(EngineError::Store(format!(
-            "the database has schema version {current}, newer than this engine ({}); use a newer engine",
+            "the database has schema version {current}, newer than this engine ({}); run the newer engine that wrote it",
             schema_version()
         )));
     }
@@ -176,6 +225,7 @@ impl Reader {
                 // one only adds resident memory: 1 MiB per pooled connection.
                 c.pragma_update(None, "cache_size", -1_024)?;
                 c.set_prepared_statement_cache_capacity(64);
+                stable_plans(&c)?;
                 c
             }
         };

@@ -150,3 +150,27 @@ pub fn recovery_counts(c: &Connection) -> Result<(i64, i64)> {
     let timers: i64 = c.query_row("SELECT COUNT(*) FROM timers", [], |r| r.get(0))?;
     Ok((running, timers))
 }
+
+/// A cheap read of every table (the first and the newest row of each, from the table itself,
+/// not a covering index), so `/healthz` fails when the store answers errors, corrupted pages
+/// included. Damage deeper in a table is caught when a request meets it ([`crate::store::health`]
+/// remembers it) and by `faultline-engine check`.
+pub fn probe(c: &Connection) -> Result<()> {
+    for sql in [
+        "SELECT * FROM runs NOT INDEXED LIMIT 1",
+        "SELECT * FROM runs NOT INDEXED ORDER BY rowid DESC LIMIT 1",
+        "SELECT * FROM workflow_ids NOT INDEXED LIMIT 1",
+        "SELECT * FROM events NOT INDEXED LIMIT 1",
+        "SELECT * FROM events NOT INDEXED ORDER BY cursor DESC LIMIT 1",
+        "SELECT * FROM tasks NOT INDEXED LIMIT 1",
+        "SELECT * FROM timers NOT INDEXED LIMIT 1",
+        "SELECT * FROM timers INDEXED BY timers_due ORDER BY fire_at_ms LIMIT 1",
+        "SELECT * FROM attempts NOT INDEXED LIMIT 1",
+        "SELECT * FROM schedules NOT INDEXED LIMIT 1",
+    ] {
+        let mut st = c.prepare_cached(sql)?;
+        let mut rows = st.query([])?;
+        rows.next()?;
+    }
+    Ok(())
+}

@@ -14,6 +14,8 @@ use crate::processor::{Notes, Processor, Request, Response};
 use crate::state::TaskKind;
 use crate::store::StoreTx;
 
+mod migrations;
+
 fn start_req(id: &str) -> Request {
     Request::Start(StartWorkflowRequest {
         workflow_id: id.into(),

@@ -22,7 +22,9 @@ use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::notify::Notifier;
 use crate::processor::{Notes, Processor, Request, Response};
-use crate::store::sqlite::durable::{Committed, Syncer, Watermark};
+use crate::store::health::Health;
+use crate::store::sqlite::durable::{Committed, Syncer, WalSync, Watermark};
+use crate::store::sqlite::lock::DbLock;
 use crate::store::sqlite::run_cache::RunCache;
 use crate::store::sqlite::tx::SqliteTx;
 
@@ -47,27 +49,36 @@ impl WriterHandle {
     }
 }
 
+/// What the writer thread shares with the rest of the engine.
+pub struct WriterParts {
+    pub clock: Arc<dyn Clock>,
+    pub notifier: Arc<Notifier>,
+    pub watermark: Arc<Watermark>,
+    pub health: Arc<Health>,
+    pub fsync: Arc<dyn WalSync>,
+    /// The database lock, released when the writer (and its last commit) is done.
+    pub lock: DbLock,
+}
+
 /// Starts the writer thread (and its fsync thread) on `conn`, the store at `path`.
-pub fn spawn(
-    conn: Connection,
-    path: &Path,
-    clock: Arc<dyn Clock>,
-    notifier: Arc<Notifier>,
-    watermark: Arc<Watermark>,
-) -> Result<(WriterHandle, std::thread::JoinHandle<()>)> {
+pub fn spawn(conn: Connection, path: &Path, parts: WriterParts) -> Result<(WriterHandle, std::thread::JoinHandle<()>)> {
+    let WriterParts { clock, notifier, watermark, health, fsync, lock } = parts;
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
-    let syncer = Syncer::spawn(wal.into(), notifier, watermark)
-        .map_err(|e| EngineError::Store(format!("cannot start the fsync thread: {e}")))?;
+    let syncer = Syncer::spawn(wal.into(), notifier, watermark, health.clone(), fsync)
+        .map_err(|e| EngineError::Startup(format!("cannot start the fsync thread: {e}; check the process limits")))?;
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = std::thread::Builder::new()
         .name("faultline-writer".into())
-        .spawn(move || run(conn, rx, clock, syncer))
-        .map_err(|e| EngineError::Store(format!("cannot start the writer thread: {e}")))?;
+        .spawn(move || {
+            run(conn, rx, clock, syncer, &health);
+            drop(lock);
+        })
+        .map_err(|e| EngineError::Startup(format!("cannot start the writer thread: {e}; check the process limits")))?;
     Ok((WriterHandle { tx }, handle))
 }
 
-fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, clock: Arc<dyn Clock>, syncer: Syncer) {
+fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, clock: Arc<dyn Clock>, syncer: Syncer, health: &Health) {
     let mut cache = RunCache::default();
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
@@ -76,6 +87,13 @@ fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>, clock: Arc<dyn Cl
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        if health.write_refusal().is_some() {
+            // An fsync failed: nothing more is written (see `store::health`).
+            for job in batch {
+                let _ = job.reply.send(Err(health.write_refusal().unwrap_or(EngineError::ShuttingDown)));
+            }
+            continue;
         }
         commit_batch(&conn, &mut cache, batch, clock.as_ref(), &syncer);
     }
@@ -166,7 +184,11 @@ fn fail_all(conn: &Connection, replies: Vec<oneshot::Sender<Result<Response>>>, 
     }
     let msg = e.to_string();
     for reply in replies {
-        let _ = reply.send(Err(EngineError::Store(msg.clone())));
+        let again = match &e {
+            EngineError::Corrupt(m) => EngineError::Corrupt(m.clone()),
+            _ => EngineError::Store(msg.clone()),
+        };
+        let _ = reply.send(Err(again));
     }
 }
 
