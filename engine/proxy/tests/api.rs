@@ -125,8 +125,8 @@ async fn populate_creates_keeps_and_replaces() {
     let again = format!(r#"[{{"name":"a","listen":"{listen_a}","upstream":"{echo}"}}]"#);
     let (_, v) = api.post("/populate", &again).await;
     assert_eq!(v["proxies"][0]["toxics"].as_array().unwrap().len(), 1);
-    let other = format!(r#"[{{"name":"a","upstream":"127.0.0.1:1"}}]"#);
-    let (_, v) = api.post("/populate", &other).await;
+    let other = r#"[{"name":"a","upstream":"127.0.0.1:1"}]"#;
+    let (_, v) = api.post("/populate", other).await;
     assert_eq!(v["proxies"][0]["upstream"], json!("127.0.0.1:1"));
     assert_eq!(v["proxies"][0]["toxics"], json!([]));
     // Invalid entries: nothing is created.
