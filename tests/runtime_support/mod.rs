@@ -1,16 +1,52 @@
-//! Helpers shared by the runtime integration tests (`tests/runtime_*.rs`): waiting on the
-//! status stream with a deadline, probing `/healthz`, and the Docker skip/require rule.
+//! Helpers shared by the runtime integration tests (`tests/runtime_*.rs`): test projects,
+//! waiting on the status stream with a deadline, probing `/healthz`, and the Docker
+//! skip/require rule.
+//!
+//! Every test runs under its own project, `fltest-<name>`, with its own host-port offset,
+//! so it never touches (nor collides with) a demo running under the default project, and
+//! cleans up only what carries its project label. `.ci/run` removes whatever `fltest-*`
+//! projects a crashed test left behind.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use faultline::runtime::{PodStatus, RuntimeError};
+use bollard::query_parameters as q;
+use faultline::runtime::{Project, PodStatus, RuntimeError, PROJECT_LABEL};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
 pub fn compose_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml")
+}
+
+/// The project of one test: `fltest-<name>`, host ports moved by `offset` (pick one per
+/// test, a multiple of 100 from 20000; the ports stay below the ephemeral range).
+pub fn test_project(name: &str, offset: u16) -> Project {
+    Project::new(&format!("fltest-{name}"), offset).expect("a valid test project name")
+}
+
+/// Asserts that no container, network or volume of `project` remains.
+pub async fn assert_nothing_of_project_remains(project: &Project) {
+    let docker = faultline::runtime::docker::connect_daemon().await.expect("daemon");
+    let filters: HashMap<&str, Vec<String>> = [("label", vec![project.label_filter()])].into();
+    let containers = docker
+        .list_containers(Some(q::ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
+        .await
+        .expect("list containers");
+    assert!(containers.is_empty(), "containers left: {containers:?}");
+    let nets = docker
+        .list_networks(Some(q::ListNetworksOptionsBuilder::new().filters(&filters).build()))
+        .await
+        .expect("list networks");
+    assert!(nets.is_empty(), "networks left: {nets:?}");
+    let vols = docker
+        .list_volumes(Some(q::ListVolumesOptionsBuilder::new().filters(&filters).build()))
+        .await
+        .expect("list volumes");
+    assert!(vols.volumes.unwrap_or_default().is_empty(), "volumes left");
+    let _ = PROJECT_LABEL;
 }
 
 /// `FAULTLINE_REQUIRE_DOCKER=1` (CI): a missing daemon fails the test instead of skipping it.
