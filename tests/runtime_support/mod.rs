@@ -193,3 +193,35 @@ pub async fn exercise_payment(rt: &dyn PodRuntime, network_faults: bool) {
         }
     }
 }
+
+/// A one-pod compose file: `pod` from `image` (its versions listed in `images`, image ->
+/// binary), listening on 8080, published on 127.0.0.1:`host_port` (before the project's
+/// offset), with a data volume and a fast health check. Written into `dir`.
+pub fn one_pod_compose(dir: &std::path::Path, pod: &str, image: &str, host_port: u16, images: &[(&str, &str)]) -> PathBuf {
+    let mut text = format!(
+        "services:\n  {pod}:\n    image: \"{image}\"\n    user: \"10001:10001\"\n    read_only: true\n    \
+         environment: {{FAULTLINE_LISTEN: \"0.0.0.0:8080\", FAULTLINE_DATA: /data, RUST_LOG: info}}\n    \
+         ports: [\"127.0.0.1:{host_port}:8080\"]\n    volumes: [\"{pod}-data:/data\"]\n    \
+         healthcheck: {{test: [\"CMD\", \"/app\", \"healthcheck\"], interval: 1s, timeout: 2s, retries: 30}}\n\
+         networks:\n  faultline: {{}}\nvolumes:\n  {pod}-data: {{}}\nx-faultline-images:\n"
+    );
+    for (image, binary) in images {
+        text.push_str(&format!("  \"{image}\": {binary}\n"));
+    }
+    let path = dir.join("docker-compose.yml");
+    std::fs::write(&path, text).expect("write the test compose file");
+    path
+}
+
+/// Runs `line` with `sh -c` and asserts it succeeds.
+pub async fn sh(line: &str) {
+    eprintln!("$ {line}");
+    let out = tokio::process::Command::new("sh").arg("-c").arg(line).output().await.expect("run sh");
+    assert!(
+        out.status.success(),
+        "`{line}` failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

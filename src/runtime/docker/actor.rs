@@ -53,13 +53,24 @@ pub(super) struct Actor {
     /// does not repeat lines.
     log_marks: Arc<Mutex<HashMap<String, chrono::DateTime<chrono::FixedOffset>>>>,
     refresh_pending: Arc<AtomicBool>,
-    watcher: Option<JoinHandle<()>>,
+    watchers: Vec<JoinHandle<()>>,
 }
 
 pub(super) fn spawn(docker: Docker, topology: Arc<Topology>, project: Project, hub: Arc<Hub>) -> mpsc::Sender<Request> {
     let (tx, rx) = mpsc::channel(64);
     let refresh_pending = Arc::new(AtomicBool::new(false));
-    let watcher = tokio::spawn(watch_events(docker.clone(), project.clone(), tx.downgrade(), refresh_pending.clone()));
+    // Two event streams: containers by the project label, and the project's network by name
+    // (network events carry no labels, and a `docker network disconnect` typed by hand must
+    // show too).
+    let container_filters: HashMap<String, Vec<String>> =
+        [("label".into(), vec![project.label_filter()]), ("type".into(), vec!["container".into()])].into();
+    let network_filters: HashMap<String, Vec<String>> = [
+        ("type".into(), vec!["network".into()]),
+        ("network".into(), vec![project.resource_name(&topology.network)]),
+    ]
+    .into();
+    let watchers = [container_filters, network_filters]
+        .map(|f| tokio::spawn(watch_events(docker.clone(), f, tx.downgrade(), refresh_pending.clone())));
     let actor = Actor {
         docker,
         topology,
@@ -70,7 +81,7 @@ pub(super) fn spawn(docker: Docker, topology: Arc<Topology>, project: Project, h
         followers: HashMap::new(),
         log_marks: Arc::new(Mutex::new(HashMap::new())),
         refresh_pending,
-        watcher: Some(watcher),
+        watchers: watchers.into(),
     };
     tokio::spawn(actor.run(rx));
     tx
@@ -108,7 +119,7 @@ impl Actor {
             }
         }
         // The runtime was dropped: stop the helper tasks (containers keep running).
-        if let Some(w) = self.watcher.take() {
+        for w in self.watchers.drain(..) {
             w.abort();
         }
         for (_, (_, h)) in self.followers.drain() {
@@ -416,14 +427,14 @@ async fn follow(
     }
 }
 
-/// Watches docker events of the project's objects and asks the actor for a refresh, at most
-/// one pending at a time. Reconnects if the event stream breaks.
-async fn watch_events(docker: Docker, project: Project, tx: mpsc::WeakSender<Request>, pending: Arc<AtomicBool>) {
-    let filters: HashMap<&str, Vec<String>> = [
-        ("label", vec![project.label_filter()]),
-        ("type", vec!["container".into(), "network".into()]),
-    ]
-    .into();
+/// Watches the docker events that `filters` select and asks the actor for a refresh, at
+/// most one pending at a time. Reconnects if the event stream breaks.
+async fn watch_events(
+    docker: Docker,
+    filters: HashMap<String, Vec<String>>,
+    tx: mpsc::WeakSender<Request>,
+    pending: Arc<AtomicBool>,
+) {
     loop {
         let opts = q::EventsOptionsBuilder::new().filters(&filters).build();
         let mut events = docker.events(Some(opts));
