@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bollard::query_parameters as q;
-use faultline::runtime::{Project, PodStatus, RuntimeError, PROJECT_LABEL};
+use faultline::runtime::{PodStatus, Project, RuntimeError};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
@@ -46,7 +46,6 @@ pub async fn assert_nothing_of_project_remains(project: &Project) {
         .await
         .expect("list volumes");
     assert!(vols.volumes.unwrap_or_default().is_empty(), "volumes left");
-    let _ = PROJECT_LABEL;
 }
 
 /// `FAULTLINE_REQUIRE_DOCKER=1` (CI): a missing daemon fails the test instead of skipping it.
