@@ -18,6 +18,7 @@
 //! - `hub`: the status/log fan-out both runtimes publish to.
 //! - `ports`: "is this host port free, and who has it".
 //! - `readonly`: a runtime that watches a project held by another Faultline.
+//! - `shell`: quoting for the equivalent commands.
 //! - `connect`: picks the runtime (`auto` falls back from Docker to local with a notice).
 
 pub mod compose;

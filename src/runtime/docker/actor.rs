@@ -174,7 +174,7 @@ impl Actor {
             .unwrap_or_default();
         let have = c.image.clone().unwrap_or_default();
         if have != want {
-            self.note(pod, format!(
+            self.note(format!(
                 "{name} runs image {} but {tag} is now {}: recreating it",
                 short_id(&have),
                 short_id(&want)
@@ -191,7 +191,7 @@ impl Actor {
     }
 
     /// A line in the merged log under the pseudo-pod `faultline`.
-    fn note(&self, _pod: &str, line: String) {
+    fn note(&self, line: String) {
         self.hub.publish_log(LogLine { pod: "faultline".into(), at: std::time::SystemTime::now(), line });
     }
 
