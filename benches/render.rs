@@ -96,7 +96,7 @@ fn workload() -> Vec<StreamEvent> {
 }
 
 fn loaded_app(events: &[StreamEvent]) -> App {
-    let mut app = App::new(AppOptions { runtime_kind: Some("docker".into()), ..AppOptions::default() }, T0);
+    let mut app = App::new(AppOptions { runtime: faultline::runtime::describe_offline(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml"), &faultline::runtime::Project::default(), faultline::runtime::RuntimeKind::Docker).ok(), ..AppOptions::default() }, T0);
     for e in events {
         app.update(AppEvent::Stream(e.clone()));
     }

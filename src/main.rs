@@ -26,6 +26,14 @@ struct Common {
     /// The topology file.
     #[arg(long, global = true, default_value = "docker-compose.yml")]
     compose: PathBuf,
+    /// The project: names the containers, network and volumes (`<project>-<pod>`), labels
+    /// them, and is held by one controlling Faultline at a time. Another name runs a second
+    /// topology beside the first (give it --port-offset too).
+    #[arg(long, global = true, env = "FAULTLINE_PROJECT", default_value = faultline::runtime::DEFAULT_PROJECT)]
+    project: String,
+    /// Added to every host port of the compose file (e.g. 100: the engine on 127.0.0.1:7333).
+    #[arg(long, global = true, env = "FAULTLINE_PORT_OFFSET", default_value_t = 0, value_name = "N")]
+    port_offset: u16,
     /// Dashboard colours: `dark` or `light` (both high contrast, for projectors).
     #[arg(long, global = true, default_value = "dark")]
     theme: faultline::dashboard::ThemeName,
@@ -64,7 +72,7 @@ enum Command {
         #[arg(long)]
         engine: Option<String>,
     },
-    /// Removes every container, network (and with --volumes, volume) Faultline created.
+    /// Removes every container, network (and with --volumes, volume) of the project.
     Down {
         #[arg(long)]
         volumes: bool,
@@ -100,9 +108,22 @@ enum Command {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+impl Common {
+    fn project(&self) -> anyhow::Result<faultline::runtime::Project> {
+        Ok(faultline::runtime::Project::new(&self.project, self.port_offset)?)
+    }
+
+    fn choice(&self) -> faultline::runtime::RuntimeChoice {
+        match self.runtime {
+            RuntimeChoice::Auto => faultline::runtime::RuntimeChoice::Auto,
+            RuntimeChoice::Docker => faultline::runtime::RuntimeChoice::Docker,
+            RuntimeChoice::Local => faultline::runtime::RuntimeChoice::Local,
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let _ = (&cli.common.runtime, &cli.common.compose);
     match cli.command {
         None => {
             let all_up = faultline::scenario::cli::default_dir(&cli.common.compose).join("all-up.toml");
@@ -126,13 +147,17 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Run { scenario, headless, report, speed, no_up }) => {
             // Non-headless runs open the dashboard (the arm above); this one is --headless.
             let _ = headless;
-            let choice = match cli.common.runtime {
-                RuntimeChoice::Auto => faultline::runtime::RuntimeChoice::Auto,
-                RuntimeChoice::Docker => faultline::runtime::RuntimeChoice::Docker,
-                RuntimeChoice::Local => faultline::runtime::RuntimeChoice::Local,
-            };
+            let project = cli.common.project()?;
             let rt = tokio::runtime::Runtime::new()?;
-            let verdict = rt.block_on(faultline::scenario::cli::run_headless(&scenario, &cli.common.compose, choice, speed, report, !no_up))?;
+            let verdict = rt.block_on(faultline::scenario::cli::run_headless(
+                &scenario,
+                &cli.common.compose,
+                cli.common.choice(),
+                &project,
+                speed,
+                report,
+                !no_up,
+            ))?;
             std::process::exit(verdict_exit_code(verdict))
         }
         Some(Command::Images { force }) => {
@@ -142,19 +167,22 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Down { volumes }) => {
-            let choice = match cli.common.runtime {
-                RuntimeChoice::Auto => faultline::runtime::RuntimeChoice::Auto,
-                RuntimeChoice::Docker => faultline::runtime::RuntimeChoice::Docker,
-                RuntimeChoice::Local => faultline::runtime::RuntimeChoice::Local,
-            };
+            let project = cli.common.project()?;
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
-                let connected = faultline::runtime::connect(choice, &cli.common.compose).await?;
+                // Refuses while another Faultline controls the project.
+                let access = faultline::runtime::Access::Control;
+                let connected = faultline::runtime::connect(cli.common.choice(), &cli.common.compose, &project, access).await?;
                 if let Some(notice) = &connected.notice {
                     eprintln!("{notice}");
                 }
                 connected.runtime.down(volumes).await?;
-                println!("removed everything Faultline created ({} runtime{})", connected.runtime.kind(), if volumes { ", volumes too" } else { "" });
+                println!(
+                    "removed everything of project `{}` ({} runtime{})",
+                    project.name(),
+                    connected.runtime.kind(),
+                    if volumes { ", volumes too" } else { "" }
+                );
                 anyhow::Ok(())
             })
         }
@@ -166,11 +194,8 @@ fn dashboard(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Op
     let opts = faultline::dashboard::launch::LaunchOptions {
         mode,
         compose: common.compose.clone(),
-        runtime: match common.runtime {
-            RuntimeChoice::Auto => faultline::runtime::RuntimeChoice::Auto,
-            RuntimeChoice::Docker => faultline::runtime::RuntimeChoice::Docker,
-            RuntimeChoice::Local => faultline::runtime::RuntimeChoice::Local,
-        },
+        runtime: common.choice(),
+        project: common.project()?,
         theme: common.theme,
         speed,
         bring_up,

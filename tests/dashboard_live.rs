@@ -55,7 +55,7 @@ async fn engine_feed_actions_and_reconnect_against_the_real_engine() {
     let client = faultline_sdk::Client::new(url.clone()).expect("client");
     let (tx, mut rx) = mpsc::channel(4096);
     let feeds = spawn_engine_feeds(&client, "orders", &tx);
-    let exec = Executor::new(client.clone(), None, tx.clone(), None, ws.join("docker-compose.yml"));
+    let exec = Executor::new(client.clone(), None, tx.clone(), None);
     let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let mut app = App::new(AppOptions { engine_url: url.clone(), ..AppOptions::default() }, now());
 

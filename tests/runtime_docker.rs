@@ -1,30 +1,29 @@
 //! The Docker runtime against the real daemon: build the images, bring the whole topology
 //! up, drive the payment pod through every control action observing each effect, tear down
-//! and check nothing labelled `dev.faultline.managed` remains.
+//! and check nothing of the test's project remains.
 //!
-//! One test function does the whole sequence, because the topology has fixed names and
-//! host ports. Without a daemon it is skipped with a notice, unless
-//! `FAULTLINE_REQUIRE_DOCKER=1` (CI), where it fails.
+//! One test function does the whole sequence, under its own project (`fltest-lifecycle`,
+//! host ports moved by 20000), so a demo running beside it is never touched. Without a
+//! daemon it is skipped with a notice, unless `FAULTLINE_REQUIRE_DOCKER=1` (CI), where it
+//! fails.
 
 mod runtime_support;
 
-use std::collections::HashMap;
-
-use bollard::query_parameters as q;
 use faultline::runtime::images::{build_images, ensure_images, ImageOutcome, MAX_IMAGE_BYTES};
-use faultline::runtime::{connect, Health, PodState, RuntimeChoice, MANAGED_LABEL};
+use faultline::runtime::{connect, Access, Health, PodState, RuntimeChoice, RuntimeKind};
 use runtime_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_topology_lifecycle() {
     let compose = compose_path();
-    let connected = match connect(RuntimeChoice::Docker, &compose).await {
+    let project = test_project("lifecycle", 20000);
+    let connected = match connect(RuntimeChoice::Docker, &compose, &project, Access::Control).await {
         Ok(c) => c,
         Err(e) if skip_without_docker(&e, "docker_topology_lifecycle") => return,
         Err(e) => panic!("cannot connect to Docker: {e}"),
     };
     let rt = connected.runtime;
-    assert_eq!(rt.kind(), "docker");
+    assert_eq!(rt.kind(), RuntimeKind::Docker);
 
     // Images: every x-faultline-images entry, each under the size limit; a second pass
     // finds them all up to date.
@@ -48,7 +47,7 @@ async fn docker_topology_lifecycle() {
         assert_eq!((s.state, s.health), (PodState::Running, Health::Healthy), "{s:?}");
     }
     let engine = rt.engine_url();
-    assert_eq!(engine, "http://127.0.0.1:7233");
+    assert_eq!(engine, "http://127.0.0.1:27233", "the project's port offset applies");
 
     exercise_payment(rt.as_ref(), true).await;
 
@@ -59,25 +58,5 @@ async fn docker_topology_lifecycle() {
     for s in rt.status().await.expect("status after down") {
         assert_eq!(s.state, PodState::Missing, "{s:?}");
     }
-    assert_nothing_labelled_remains().await;
-}
-
-async fn assert_nothing_labelled_remains() {
-    let docker = faultline::runtime::docker::connect_daemon().await.expect("daemon");
-    let filters: HashMap<&str, Vec<String>> = [("label", vec![format!("{MANAGED_LABEL}=true")])].into();
-    let containers = docker
-        .list_containers(Some(q::ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
-        .await
-        .expect("list containers");
-    assert!(containers.is_empty(), "containers left: {containers:?}");
-    let nets = docker
-        .list_networks(Some(q::ListNetworksOptionsBuilder::new().filters(&filters).build()))
-        .await
-        .expect("list networks");
-    assert!(nets.is_empty(), "networks left: {nets:?}");
-    let vols = docker
-        .list_volumes(Some(q::ListVolumesOptionsBuilder::new().filters(&filters).build()))
-        .await
-        .expect("list volumes");
-    assert!(vols.volumes.unwrap_or_default().is_empty(), "volumes left");
+    assert_nothing_of_project_remains(&project).await;
 }

@@ -3,8 +3,9 @@
 //! space bar when a manual step waits), the others auto-advance as headless does.
 //!
 //! Docker runs are real in CI (`FAULTLINE_REQUIRE_DOCKER=1` makes a missing daemon a
-//! failure); elsewhere they are skipped with a notice. Both runtimes publish the same host
-//! ports, so the tests take turns through one lock.
+//! failure); elsewhere they are skipped with a notice. Each runs under its own project
+//! (`fltest-scenarios-*`, its own host ports), so a demo running beside them is untouched;
+//! they still take turns through one lock, for the CPU.
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use faultline::runtime::local::LocalRuntime;
-use faultline::runtime::{compose, connect, images, PodRuntime, RuntimeChoice, RuntimeError};
+use faultline::runtime::{connect, images, Access, PodRuntime, Project, RuntimeChoice, RuntimeError, RuntimeSetup};
 use faultline::scenario::report::Report;
 use faultline::scenario::runner::{self, RunCommand, RunConfig, RunEvent};
 use faultline::scenario::{headless, Context, Scenario};
@@ -87,7 +88,8 @@ fn skip(e: &RuntimeError) -> bool {
 async fn every_scenario_passes_on_docker() {
     let _turn = PODS.lock().await;
     let compose_file = root().join("docker-compose.yml");
-    let connected = match connect(RuntimeChoice::Docker, &compose_file).await {
+    let project = Project::new("fltest-scenarios-docker", 20200).expect("project");
+    let connected = match connect(RuntimeChoice::Docker, &compose_file, &project, Access::Control).await {
         Ok(c) => c,
         Err(e) if skip(&e) => return,
         Err(e) => panic!("cannot connect to Docker: {e}"),
@@ -120,9 +122,10 @@ async fn every_scenario_passes_on_docker() {
 async fn scenarios_pass_on_local_processes() {
     let _turn = PODS.lock().await;
     let compose_file = root().join("docker-compose.yml");
-    let topology = compose::load(&compose_file).expect("compose");
+    let project = Project::new("fltest-scenarios-local", 20300).expect("project");
+    let setup = RuntimeSetup::load(&compose_file, &project).expect("compose");
     let data = tempfile::tempdir().expect("tempdir");
-    let rt: Arc<dyn PodRuntime> = Arc::new(LocalRuntime::new(topology, images::workspace_dir(&compose_file), data.path().to_path_buf()));
+    let rt: Arc<dyn PodRuntime> = Arc::new(LocalRuntime::new(setup, data.path().to_path_buf()));
     let runs = AssertUnwindSafe(async {
         // Presenter-driven: the manual steps wait for our Advance.
         let fixed = run(rt.clone(), "fixed-pod", true).await;

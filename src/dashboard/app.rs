@@ -121,8 +121,9 @@ pub struct AppOptions {
     pub engine_url: String,
     /// The task queue whose pollers decide "no worker polling".
     pub task_queue: String,
-    /// `"docker"` or `"local"` when pods are controlled; `None` when attached without a runtime.
-    pub runtime_kind: Option<String>,
+    /// The pod runtime's description (kind, topology, equivalent commands) when pods are
+    /// shown; `None` when attached without a runtime.
+    pub runtime: Option<std::sync::Arc<dyn crate::runtime::Describe>>,
     /// Answer to "leave the pods running?" given up front (scripts); `None` asks on quit.
     pub leave_pods_running: Option<bool>,
     /// What `n` starts.
@@ -164,7 +165,7 @@ impl Default for AppOptions {
             theme: ThemeName::Dark,
             engine_url: "http://127.0.0.1:7233".into(),
             task_queue: "orders".into(),
-            runtime_kind: None,
+            runtime: None,
             leave_pods_running: None,
             new_order: NewOrder::default(),
             orders: None,

@@ -1,51 +1,12 @@
-//! The equivalent command of every dashboard action (a `docker compose` line or a `curl`), shown
-//! next to the confirmation so the audience learns what the button does.
+//! The equivalent `curl` command of every engine action of the dashboard, shown next to the
+//! confirmation so the audience learns what the key does. Pod actions render their own
+//! commands: see [`Describe::equivalent_command`](crate::runtime::Describe::equivalent_command).
 
 use faultline_proto::paths;
-
-use crate::runtime::PodAction;
-
-/// The compose project name Faultline uses (see docker-compose.yml).
-pub const COMPOSE_PROJECT: &str = "faultline";
 
 /// A shell-quoted single-quoted string.
 fn sq(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// The command that does `action` on `pod` by hand, for the given runtime kind.
-pub fn pod_command(runtime_kind: Option<&str>, pod: &str, action: &PodAction) -> String {
-    let dc = format!("docker compose -p {COMPOSE_PROJECT}");
-    if runtime_kind == Some("local") {
-        let sig = match action {
-            PodAction::Kill => "KILL",
-            PodAction::Stop => "TERM",
-            PodAction::Pause => "STOP",
-            PodAction::Unpause => "CONT",
-            _ => "",
-        };
-        if !sig.is_empty() {
-            return format!("kill -{sig} $(pgrep -x {pod})");
-        }
-    }
-    match action {
-        PodAction::Start => format!("{dc} start {pod}"),
-        PodAction::Stop => format!("{dc} stop {pod}"),
-        PodAction::Kill => format!("{dc} kill {pod}"),
-        PodAction::Pause => format!("{dc} pause {pod}"),
-        PodAction::Unpause => format!("{dc} unpause {pod}"),
-        PodAction::Restart => format!("{dc} restart {pod}"),
-        PodAction::Deploy { version } => {
-            format!("docker rm -f {COMPOSE_PROJECT}-{pod}-1 && docker run -d --name {COMPOSE_PROJECT}-{pod}-1 --network {COMPOSE_PROJECT}_faultline faultline/{pod}:{version}")
-        }
-        PodAction::Disconnect => format!("docker network disconnect {COMPOSE_PROJECT}_faultline {COMPOSE_PROJECT}-{pod}-1"),
-        PodAction::Reconnect => format!("docker network connect {COMPOSE_PROJECT}_faultline {COMPOSE_PROJECT}-{pod}-1"),
-    }
-}
-
-/// The workshop loop by hand: rebuild from source, rebuild the images, redeploy.
-pub fn rebuild_command(pod: &str) -> String {
-    format!("cargo build --release --workspace --bins && faultline images && {}", pod_command(Some("docker"), pod, &PodAction::Restart))
 }
 
 fn curl_post(engine: &str, path: &str, body: Option<&str>) -> String {
@@ -94,7 +55,5 @@ mod tests {
             c,
             r#"curl -X POST -H 'content-type: application/json' -d '{"reason":"it'\''s late"}' http://127.0.0.1:7233/api/v1/workflows/order-1%2F3/cancel"#
         );
-        assert_eq!(pod_command(Some("local"), "payment", &PodAction::Kill), "kill -KILL $(pgrep -x payment)");
-        assert_eq!(pod_command(Some("docker"), "payment", &PodAction::Pause), "docker compose -p faultline pause payment");
     }
 }

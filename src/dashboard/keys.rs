@@ -1,5 +1,9 @@
 //! Keyboard handling (k9s / lazydocker conventions): navigation, filters, overlays, and the
 //! actions on the selected pod or workflow, each confirmed with its equivalent command.
+//!
+//! `b` and `f` deploy the first and the second version `x-faultline-images` lists for the
+//! selected pod (for payment: `v1-bugged`, `v2-fixed`); the pod's equivalent commands come
+//! from the runtime, the engine's (`curl`) from [`commands`].
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -8,10 +12,6 @@ use super::commands;
 use super::event::ActionRequest;
 use crate::projection::ActivityState;
 use crate::runtime::{PodAction, PodState};
-
-/// The tags of the two payment builds.
-pub const BUGGED: &str = "v1-bugged";
-pub const FIXED: &str = "v2-fixed";
 
 impl App {
     pub(super) fn on_key(&mut self, k: KeyEvent) -> Vec<ActionRequest> {
@@ -96,7 +96,7 @@ impl App {
     }
 
     fn request_quit(&mut self) -> Vec<ActionRequest> {
-        match (self.opts.runtime_kind.is_some(), self.opts.leave_pods_running) {
+        match (self.opts.runtime.is_some(), self.opts.leave_pods_running) {
             (true, None) => {
                 self.overlay = Overlay::Quit;
                 Vec::new()
@@ -207,10 +207,10 @@ impl App {
             self.inform(format!("pods cannot be controlled: {why}"));
             return Vec::new();
         }
-        if self.opts.runtime_kind.is_none() {
+        let Some(rt) = self.opts.runtime.clone() else {
             self.inform("attached without a pod runtime: pods are read-only here".into());
             return Vec::new();
-        }
+        };
         let Some(pod) = self.pods.selected().cloned() else { return Vec::new() };
         let action = match k.code {
             KeyCode::Char('K') => PodAction::Kill,
@@ -222,15 +222,25 @@ impl App {
                 PodState::Paused => PodAction::Unpause,
                 _ => PodAction::Pause,
             },
-            KeyCode::Char('b') => PodAction::Deploy { version: BUGGED.into() },
-            KeyCode::Char('f') => PodAction::Deploy { version: FIXED.into() },
+            KeyCode::Char(c @ ('b' | 'f')) => {
+                let nth = usize::from(c == 'f');
+                match rt.topology().versions_of(&pod.name).into_iter().nth(nth) {
+                    Some(version) => PodAction::Deploy { version },
+                    None => {
+                        let which = if nth == 0 { "first" } else { "second" };
+                        self.inform(format!("`{c}` deploys the {which} version x-faultline-images lists for {}; it has none", pod.name));
+                        return Vec::new();
+                    }
+                }
+            }
             KeyCode::Char('R') => {
-                let id = self.notify(format!("rebuild {} from source and redeploy", pod.name), commands::rebuild_command(&pod.name));
+                let cmd = rt.rebuild_command(&pod.name).to_string();
+                let id = self.notify(format!("rebuild {} from source and redeploy", pod.name), cmd);
                 return vec![ActionRequest::RebuildAndRedeploy { id, pod: pod.name, version: pod.version }];
             }
             _ => return Vec::new(),
         };
-        let cmd = commands::pod_command(self.opts.runtime_kind.as_deref(), &pod.name, &action);
+        let cmd = rt.equivalent_command(&pod.name, &action).to_string();
         let id = self.notify(format!("{} {}", action.describe(), pod.name), cmd);
         vec![ActionRequest::Pod { id, pod: pod.name, action }]
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::clock::SystemClock;
 use super::run::{run_dashboard, DashboardError, DashboardExit, DashboardOptions};
 use super::theme::ThemeName;
-use crate::runtime::{self, PodRuntime, RuntimeChoice};
+use crate::runtime::{self, Access, PodRuntime, Project, RuntimeChoice};
 use crate::scenario::runner::{self, RunConfig};
 use crate::scenario::{self, Context, ScenarioError};
 
@@ -29,6 +29,8 @@ pub struct LaunchOptions {
     pub mode: Mode,
     pub compose: PathBuf,
     pub runtime: RuntimeChoice,
+    /// Which topology: names, labels, lock and host-port offset (`--project`, `--port-offset`).
+    pub project: Project,
     pub theme: ThemeName,
     /// Divides every wait of the scenario.
     pub speed: f64,
@@ -61,7 +63,6 @@ pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
         theme: o.theme,
         clock: Arc::new(SystemClock),
         task_queue: "orders".into(),
-        compose_path: o.compose.clone(),
         leave_pods_running: o.leave_pods_running,
         new_order: Default::default(),
         notice: None,
@@ -72,15 +73,16 @@ pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
             // Validate before touching any pod: a typo must not cost a topology start.
             let ctx = Context::from_compose(&o.compose)?;
             let sc = scenario::load(path, &ctx).map_err(ScenarioError::from)?;
-            let connected = runtime::connect(o.runtime, &o.compose).await?;
+            // Refuses, naming the holder, when another Faultline controls this project.
+            let connected = runtime::connect(o.runtime, &o.compose, &o.project, Access::Control).await?;
             if let Some(n) = &connected.notice {
                 eprintln!("{n}");
             }
             opts.notice = connected.notice.clone();
             let rt: Arc<dyn PodRuntime> = Arc::from(connected.runtime);
-            if rt.kind() == "docker" && o.bring_up {
-                eprintln!("Building the images that are missing or out of date…");
-                runtime::images::ensure_images(&o.compose, false).await?;
+            if o.bring_up {
+                eprintln!("Preparing the {} pods (what is missing or out of date is built)…", rt.kind());
+                rt.prepare(&|line: &str| eprintln!("{line}")).await?;
             }
             let client = faultline_sdk::Client::new(rt.engine_url()).map_err(|e| ScenarioError::Engine(e.to_string()))?;
             let cfg = RunConfig { speed, auto_advance: false, bring_up: o.bring_up, terminate_leftovers: false, ..RunConfig::default() };
@@ -91,8 +93,13 @@ pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
         Mode::Attach { engine_url } => {
             // Attaching never takes down what it did not start.
             opts.leave_pods_running = Some(true);
-            match runtime::connect(o.runtime, &o.compose).await {
+            // Watches read-only when another Faultline controls the project.
+            match runtime::connect(o.runtime, &o.compose, &o.project, Access::Watch).await {
                 Ok(c) => {
+                    if let Some(n) = &c.notice {
+                        eprintln!("{n}");
+                    }
+                    opts.notice = c.notice.clone();
                     opts.engine_url = c.runtime.engine_url();
                     opts.runtime = Some(Arc::from(c.runtime));
                 }

@@ -6,7 +6,6 @@
 //!   channel; the loop only drains that channel, so drawing never waits on I/O.
 //! - A frame is drawn only when the state changed, or on each tick while a countdown is shown.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,8 +37,6 @@ pub struct DashboardOptions {
     pub clock: Arc<dyn Clock>,
     /// Task queue whose pollers decide "no worker polling".
     pub task_queue: String,
-    /// The topology file, for rebuild-and-redeploy.
-    pub compose_path: PathBuf,
     /// Answer to "leave the pods running?" given up front; `None` asks on quit.
     pub leave_pods_running: Option<bool>,
     /// What `n` starts.
@@ -75,7 +72,7 @@ pub async fn run_dashboard(opts: DashboardOptions) -> Result<DashboardExit, Dash
         theme: opts.theme,
         engine_url: opts.engine_url.clone(),
         task_queue: opts.task_queue.clone(),
-        runtime_kind: opts.runtime.as_ref().map(|r| r.kind().to_string()),
+        runtime: opts.runtime.clone().map(|r| r as std::sync::Arc<dyn crate::runtime::Describe>),
         leave_pods_running: opts.leave_pods_running,
         new_order: opts.new_order.clone(),
         orders: opts.scenario.as_ref().map(|h| h.orders.clone()),
@@ -105,7 +102,7 @@ pub async fn run_dashboard(opts: DashboardOptions) -> Result<DashboardExit, Dash
         }
         None => (None, None),
     };
-    let exec = Executor::new(client, opts.runtime.clone(), tx.clone(), scenario_cmds.clone(), opts.compose_path.clone());
+    let exec = Executor::new(client, opts.runtime.clone(), tx.clone(), scenario_cmds.clone());
 
     let mut terminal = ratatui::try_init()?;
     let result = event_loop(&mut terminal, &mut app, &mut rx, &exec, opts.clock.as_ref()).await;
@@ -287,19 +284,17 @@ pub struct Executor {
     runtime: Option<Arc<dyn PodRuntime>>,
     tx: mpsc::Sender<AppEvent>,
     scenario: Option<mpsc::UnboundedSender<RunCommand>>,
-    compose: PathBuf,
 }
 
 impl Executor {
-    /// `scenario`: the runner's command channel, for the space bar. `compose`: for rebuilds.
+    /// `scenario`: the runner's command channel, for the space bar.
     pub fn new(
         client: Client,
         runtime: Option<Arc<dyn PodRuntime>>,
         tx: mpsc::Sender<AppEvent>,
         scenario: Option<mpsc::UnboundedSender<RunCommand>>,
-        compose: PathBuf,
     ) -> Executor {
-        Executor { client, runtime, tx, scenario, compose }
+        Executor { client, runtime, tx, scenario }
     }
 
     /// Starts the I/O of one request (must be called inside a tokio runtime); never blocks.
@@ -322,12 +317,11 @@ impl Executor {
                     done(id, res).await
                 });
             }
-            ActionRequest::RebuildAndRedeploy { id, pod, version } => {
+            ActionRequest::RebuildAndRedeploy { id, pod, .. } => {
                 let Some(rt) = self.runtime.clone() else { return };
-                let compose = self.compose.clone();
                 let logs = self.tx.clone();
                 tokio::spawn(async move {
-                    let res = super::rebuild::rebuild_and_redeploy(rt, &compose, &pod, &version, logs).await;
+                    let res = super::rebuild::rebuild_and_redeploy(rt, &pod, logs).await;
                     done(id, res).await
                 });
             }

@@ -54,7 +54,7 @@ fn pod(name: &str, version: &str, state: PodState, health: Health, restarts: u32
 
 /// The app after the recorded stream, with pods, logs and a scenario, at `NOW`.
 fn demo_app(theme: ThemeName) -> App {
-    let opts = AppOptions { theme, runtime_kind: Some("docker".into()), ..AppOptions::default() };
+    let opts = AppOptions { theme, runtime: crate::runtime::describe_offline(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml"), &crate::runtime::Project::default(), crate::runtime::RuntimeKind::Docker).ok(), ..AppOptions::default() };
     let mut app = App::new(opts, T0);
     for se in recorded_stream() {
         app.update(AppEvent::Stream(se));
@@ -314,7 +314,7 @@ fn snapshot_help_100x30() {
 
 #[test]
 fn snapshot_unavailable_parts_100x30() {
-    let opts = AppOptions { runtime_kind: Some("docker".into()), ..AppOptions::default() };
+    let opts = AppOptions { runtime: crate::runtime::describe_offline(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml"), &crate::runtime::Project::default(), crate::runtime::RuntimeKind::Docker).ok(), ..AppOptions::default() };
     let mut app = App::new(opts, NOW);
     for se in recorded_stream() {
         app.update(AppEvent::Stream(se));

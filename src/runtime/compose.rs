@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use serde_yaml::{Mapping, Value};
+use serde_norway::{Mapping, Value};
 
 use super::{HealthCheck, PodSpec, PortMapping, RuntimeError, Topology};
 
@@ -32,7 +32,7 @@ pub fn load(path: &Path) -> Result<Topology, RuntimeError> {
 pub fn parse(text: &str, file: &str) -> Result<Topology, RuntimeError> {
     let err = |msg: String| RuntimeError::Compose(format!("{file}: {msg}"));
     let mut root: Value =
-        serde_yaml::from_str(text).map_err(|e| err(format!("not valid YAML: {e}")))?;
+        serde_norway::from_str(text).map_err(|e| err(format!("not valid YAML: {e}")))?;
     root.apply_merge().map_err(|e| err(format!("bad merge key (`<<`): {e}")))?;
     let root = root.as_mapping().ok_or_else(|| err("the top level must be a mapping".into()))?;
 
@@ -68,6 +68,7 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, RuntimeError> {
     }
 
     let mut images = BTreeMap::new();
+    let mut image_order = Vec::new();
     if let Some(map) = get(root, "x-faultline-images") {
         let map = map
             .as_mapping()
@@ -75,6 +76,7 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, RuntimeError> {
         for (image, binary) in map {
             match (key_str(image), scalar(binary)) {
                 (Some(i), Some(b)) => {
+                    image_order.push(i.clone());
                     images.insert(i, b);
                 }
                 _ => return Err(err("`x-faultline-images` must map image -> binary".into())),
@@ -83,7 +85,7 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, RuntimeError> {
     }
 
     let pods = order(pods).map_err(err)?;
-    Ok(Topology { pods, network, volumes, images })
+    Ok(Topology { pods, network, volumes, images, image_order })
 }
 
 fn parse_service(name: &str, svc: &Mapping, volumes: &[String]) -> Result<PodSpec, String> {
@@ -215,32 +217,10 @@ fn parse_healthcheck(h: &Value) -> Result<Option<HealthCheck>, String> {
     }))
 }
 
-/// Compose durations: `1m30s`, `2s`, `500ms`, `1h`.
+/// Compose durations (`1m30s`, `2s`, `500ms`, `1h`), read by `humantime`.
 pub fn parse_duration_ms(s: &str) -> Option<u64> {
-    let mut total: u64 = 0;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let factor = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(factor)?)?;
-        rest = &rest[unit_len..];
-    }
-    Some(total)
+    let d = humantime::parse_duration(s.trim()).ok()?;
+    u64::try_from(d.as_millis()).ok()
 }
 
 /// Dependencies first, file order otherwise; unknown dependencies and cycles are errors.
@@ -337,6 +317,17 @@ mod tests {
     }
 
     #[test]
+    fn versions_come_in_file_order() {
+        let t = parse(
+            "services:\n  a: {image: \"x/a:zz\"}\nx-faultline-images:\n  x/a:zz: a2\n  x/a:aa: a1\n",
+            "o.yml",
+        )
+        .unwrap();
+        assert_eq!(t.versions_of("a"), vec!["zz".to_string(), "aa".to_string()]);
+        assert_eq!(real().versions_of("payment"), vec!["v1-bugged".to_string(), "v2-fixed".to_string()]);
+    }
+
+    #[test]
     fn dependencies_come_first() {
         let t = real();
         let pos = |n: &str| t.pods.iter().position(|p| p.name == n).expect(n);
@@ -389,6 +380,7 @@ mod tests {
         assert_eq!(parse_duration_ms("2s"), Some(2_000));
         assert_eq!(parse_duration_ms("1m30s"), Some(90_000));
         assert_eq!(parse_duration_ms("250ms"), Some(250));
+        assert_eq!(parse_duration_ms("1h"), Some(3_600_000));
         assert_eq!(parse_duration_ms("soon"), None);
         assert_eq!(parse_duration_ms(""), None);
     }

@@ -4,12 +4,15 @@
 //! - this file: [`DockerRuntime`] (the [`PodRuntime`] face: sends requests, waits for health)
 //!   and [`connect_daemon`] (API version negotiation, a clear error when the daemon is away);
 //! - `actor`: the single task that owns the bollard client and performs every call;
-//! - `spec`: pure PodSpec -> container config and inspection -> PodStatus translation.
+//! - `spec`: pure PodSpec -> container config and inspection -> PodStatus translation;
+//! - `commands`: the equivalent `docker` command lines (pure).
 //!
-//! Names: containers `faultline-<pod>`, network and volumes `faultline-<compose name>` (the
-//! network `faultline` keeps its name); everything carries `dev.faultline.managed=true`.
+//! Names come from the [`Project`](crate::runtime::Project): containers `<project>-<pod>`,
+//! the network `<project>`, volumes `<project>-<volume>`; everything carries
+//! `dev.faultline.managed=true` and `dev.faultline.project=<project>`.
 
 mod actor;
+pub mod commands;
 pub mod spec;
 
 use std::sync::Arc;
@@ -22,7 +25,11 @@ use tokio::sync::{mpsc, oneshot};
 use actor::Request;
 
 use super::hub::Hub;
-use super::{Health, LogLine, PodAction, PodRuntime, PodState, PodStatus, RuntimeError, Topology};
+use super::lock::ProjectLock;
+use super::{
+    images, Describe, EquivalentCommand, Health, LogLine, PodAction, PodRuntime, PodState, PodStatus, Progress, Project,
+    RuntimeError, RuntimeKind, RuntimeSetup, Topology,
+};
 
 /// Connects to the local daemon (DOCKER_HOST or the default socket), negotiates the API
 /// version down to the daemon's, and checks it answers.
@@ -41,19 +48,21 @@ pub async fn connect_daemon() -> Result<Docker, RuntimeError> {
 }
 
 pub struct DockerRuntime {
-    topology: Arc<Topology>,
+    setup: RuntimeSetup,
     tx: mpsc::Sender<Request>,
     hub: Arc<Hub>,
+    /// Held for the runtime's life: this process controls the project.
+    _lock: Option<ProjectLock>,
 }
 
 impl DockerRuntime {
     /// Connects to the daemon and starts the actor. Does not touch any container yet.
-    pub async fn connect(topology: Topology) -> Result<Self, RuntimeError> {
+    /// `lock`: the project's lock, held as long as the runtime lives.
+    pub async fn connect(setup: RuntimeSetup, lock: Option<ProjectLock>) -> Result<Self, RuntimeError> {
         let docker = connect_daemon().await?;
-        let topology = Arc::new(topology);
         let hub = Hub::new();
-        let tx = actor::spawn(docker, topology.clone(), hub.clone());
-        let rt = DockerRuntime { topology, tx, hub };
+        let tx = actor::spawn(docker, setup.topology.clone(), setup.project.clone(), hub.clone());
+        let rt = DockerRuntime { setup, tx, hub, _lock: lock };
         // Publish the initial statuses so status_stream starts with a full picture.
         rt.status().await?;
         Ok(rt)
@@ -69,6 +78,7 @@ impl DockerRuntime {
     /// How long a pod may take to become healthy: its whole health-check budget plus margin.
     fn ready_timeout(&self, pod: &str) -> Duration {
         let budget = self
+            .setup
             .topology
             .pod(pod)
             .ok()
@@ -79,38 +89,68 @@ impl DockerRuntime {
     }
 
     async fn wait_ready(&self, pod: &str) -> Result<(), RuntimeError> {
-        let has_health = self.topology.pod(pod)?.healthcheck.is_some();
+        let has_health = self.setup.topology.pod(pod)?.healthcheck.is_some();
         self.hub
             .wait_ready(pod, self.ready_timeout(pod), || self.status(), |s| {
                 s.state == PodState::Running && (!has_health || s.health == Health::Healthy)
             })
             .await
     }
+
+    fn current(&self, pod: &str) -> Option<PodStatus> {
+        self.hub.snapshot().into_iter().find(|s| s.name == pod)
+    }
+
+    /// The binaries (cargo) and the images that are missing or out of date.
+    async fn build(&self, progress: Progress<'_>) -> Result<(), RuntimeError> {
+        let bins = images::locate_binaries_async(self.setup.workspace.clone(), &self.setup.topology, progress).await?;
+        let docker = connect_daemon().await?;
+        images::build_images(&docker, &self.setup.topology, &bins, false, progress).await?;
+        Ok(())
+    }
+}
+
+impl Describe for DockerRuntime {
+    fn kind(&self) -> RuntimeKind {
+        RuntimeKind::Docker
+    }
+
+    fn project(&self) -> &Project {
+        &self.setup.project
+    }
+
+    fn topology(&self) -> &Topology {
+        &self.setup.topology
+    }
+
+    fn pods_outlive_faultline(&self) -> bool {
+        true
+    }
+
+    fn equivalent_command(&self, pod: &str, action: &PodAction) -> EquivalentCommand {
+        commands::render(&self.setup, pod, action, self.current(pod).as_ref())
+    }
+
+    fn rebuild_command(&self, pod: &str) -> EquivalentCommand {
+        commands::rebuild(&self.setup, pod, self.current(pod).as_ref())
+    }
 }
 
 #[async_trait::async_trait]
 impl PodRuntime for DockerRuntime {
-    fn kind(&self) -> &'static str {
-        "docker"
-    }
-
-    fn topology(&self) -> &Topology {
-        &self.topology
-    }
-
-    fn engine_url(&self) -> String {
-        self.topology.host_url("engine").unwrap_or_else(|| "http://127.0.0.1:7233".into())
+    async fn prepare(&self, progress: Progress<'_>) -> Result<(), RuntimeError> {
+        self.build(progress).await
     }
 
     async fn up(&self) -> Result<(), RuntimeError> {
         self.call(|reply| Request::Prepare { reply }).await?;
-        for pod in &self.topology.pods {
+        for pod in &self.setup.topology.pods {
             for dep in &pod.depends_on {
                 self.wait_ready(dep).await?;
             }
             self.call(|reply| Request::EnsurePod { pod: pod.name.clone(), reply }).await?;
         }
-        for pod in &self.topology.pods {
+        for pod in &self.setup.topology.pods {
             self.wait_ready(&pod.name).await?;
         }
         Ok(())
@@ -121,8 +161,21 @@ impl PodRuntime for DockerRuntime {
     }
 
     async fn act(&self, pod: &str, action: PodAction) -> Result<(), RuntimeError> {
-        self.topology.pod(pod)?;
+        self.setup.topology.pod(pod)?;
         self.call(|reply| Request::Act { pod: pod.to_string(), action, reply }).await
+    }
+
+    async fn rebuild(&self, pod: &str, progress: Progress<'_>) -> Result<String, RuntimeError> {
+        let spec = self.setup.topology.pod(pod)?;
+        let version = self
+            .current(pod)
+            .filter(|s| s.state != PodState::Missing)
+            .map(|s| s.version)
+            .unwrap_or_else(|| super::split_image(&spec.image).1.to_string());
+        self.build(progress).await?;
+        progress(&format!("redeploying {pod} ({version}) on the rebuilt image"));
+        self.act(pod, PodAction::Deploy { version: version.clone() }).await?;
+        Ok(format!("{pod} rebuilt and redeployed ({version})"))
     }
 
     async fn status(&self) -> Result<Vec<PodStatus>, RuntimeError> {

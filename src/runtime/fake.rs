@@ -12,11 +12,20 @@ use futures::stream::BoxStream;
 use tokio::sync::Notify;
 
 use super::hub::Hub;
-use super::{split_image, Health, LogLine, PodAction, PodRuntime, PodSpec, PodState, PodStatus, RuntimeError, Topology};
+use super::{
+    split_image, Describe, EquivalentCommand, Health, LogLine, PodAction, PodRuntime, PodSpec, PodState, PodStatus, Progress, Project,
+    RuntimeError, RuntimeKind, Topology,
+};
+
+/// What the in-memory runtime offers as an equivalent command: none.
+pub(crate) fn no_command() -> EquivalentCommand {
+    EquivalentCommand::NotOneLine { reason: "the in-memory test runtime runs no pods".into() }
+}
 
 /// An in-memory runtime over a topology.
 pub struct FakeRuntime {
     topology: Topology,
+    project: Project,
     hub: Arc<Hub>,
     calls: Mutex<Vec<(String, PodAction)>>,
     failures: Mutex<Vec<(String, String)>>,
@@ -26,7 +35,7 @@ pub struct FakeRuntime {
 impl FakeRuntime {
     /// A runtime over `topology`; no pod exists until `up` or `start`.
     pub fn new(topology: Topology) -> Self {
-        FakeRuntime { topology, hub: Hub::new(), calls: Mutex::default(), failures: Mutex::default(), held: Mutex::default() }
+        FakeRuntime { topology, project: Project::default(), hub: Hub::new(), calls: Mutex::default(), failures: Mutex::default(), held: Mutex::default() }
     }
 
     /// The demo's shape: engine, worker and payment (with `v1-bugged` and `v2-fixed`).
@@ -53,6 +62,7 @@ impl FakeRuntime {
             network: "faultline".into(),
             volumes: Vec::new(),
             images: images.iter().map(|(i, b)| (i.to_string(), b.to_string())).collect(),
+            image_order: images.iter().map(|(i, _)| i.to_string()).collect(),
         })
     }
 
@@ -107,18 +117,41 @@ impl FakeRuntime {
     }
 }
 
-#[async_trait::async_trait]
-impl PodRuntime for FakeRuntime {
-    fn kind(&self) -> &'static str {
-        "fake"
+impl Describe for FakeRuntime {
+    fn kind(&self) -> RuntimeKind {
+        RuntimeKind::InMemory
     }
-
+    fn project(&self) -> &Project {
+        &self.project
+    }
     fn topology(&self) -> &Topology {
         &self.topology
     }
+    fn pods_outlive_faultline(&self) -> bool {
+        false
+    }
+    fn equivalent_command(&self, _pod: &str, _action: &PodAction) -> EquivalentCommand {
+        no_command()
+    }
+    fn rebuild_command(&self, _pod: &str) -> EquivalentCommand {
+        no_command()
+    }
+}
 
+#[async_trait::async_trait]
+impl PodRuntime for FakeRuntime {
     fn engine_url(&self) -> String {
         "http://127.0.0.1:0".into()
+    }
+
+    async fn prepare(&self, _progress: Progress<'_>) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    async fn rebuild(&self, pod: &str, _progress: Progress<'_>) -> Result<String, RuntimeError> {
+        let version = self.current(pod).version;
+        self.act(pod, PodAction::Deploy { version: version.clone() }).await?;
+        Ok(format!("{pod} rebuilt and redeployed ({version})"))
     }
 
     async fn up(&self) -> Result<(), RuntimeError> {

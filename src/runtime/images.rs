@@ -350,7 +350,10 @@ pub fn build_context(binary: &[u8]) -> Result<Vec<u8>, std::io::Error> {
     tar.into_inner()
 }
 
-async fn build_one(
+/// Builds one `FROM scratch` image `image` (a `repo:tag`) from the executable bytes `bin`,
+/// labelled with `hash` (see [`content_hash`]) and the binary's name. `build_images` calls
+/// this for each out-of-date image; tests use it to make an image of their own.
+pub async fn build_one(
     docker: &bollard::Docker,
     image: &str,
     binary: &str,
@@ -374,7 +377,7 @@ async fn build_one(
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| RuntimeError::Other(format!("building {image} failed: {e}")))?;
-        if let Some(err) = info.error_detail.and_then(|d| d.message).or(info.error) {
+        if let Some(err) = info.error_detail.and_then(|d| d.message) {
             return Err(RuntimeError::Other(format!("building {image} failed: {err}")));
         }
         if let Some(s) = info.stream {

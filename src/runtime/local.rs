@@ -5,12 +5,17 @@
 //! - this file: [`LocalRuntime`]: spawning, signals (SIGKILL, SIGSTOP/SIGCONT, SIGTERM with a
 //!   grace period), deploy (restart with the binary mapped to the other tag), a supervisor
 //!   task per process (log lines, exit status) and one health poller (`GET /healthz`);
-//! - `env`: the compose environment rewritten for loopback (pure).
+//! - `env`: the compose environment rewritten for loopback (pure);
+//! - `commands`: the equivalent commands (`kill -<SIGNAL> <pid>`, pure).
+//!
+//! A process stopped or continued from outside (`kill -STOP <pid>`) is seen by the health
+//! poller, which reads the process state from `/proc`.
 //!
 //! Data lives under `<data dir>/<pod>/` (by default `.faultline/local/` beside the compose
 //! file). Network disconnection cannot be emulated for processes sharing the loopback
 //! interface, so those actions are rejected with a clear message.
 
+pub mod commands;
 mod env;
 
 pub use env::local_env;
@@ -29,7 +34,11 @@ use tokio::sync::watch;
 
 use super::hub::Hub;
 use super::images::locate_binaries_async;
-use super::{split_image, Health, LogLine, PodAction, PodRuntime, PodState, PodStatus, RuntimeError, Topology};
+use super::lock::ProjectLock;
+use super::{
+    ports, split_image, Describe, EquivalentCommand, Health, LogLine, PodAction, PodRuntime, PodState, PodStatus,
+    Progress, Project, RuntimeError, RuntimeKind, RuntimeSetup, Topology,
+};
 
 /// Grace period between SIGTERM and SIGKILL on stop.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -90,18 +99,21 @@ impl Shared {
 
 pub struct LocalRuntime {
     shared: Arc<Shared>,
-    workspace: PathBuf,
+    setup: RuntimeSetup,
     data_dir: PathBuf,
     binaries: tokio::sync::Mutex<Option<BTreeMap<String, PathBuf>>>,
     /// Serializes control actions, so a stop cannot interleave with a deploy.
     actions: tokio::sync::Mutex<()>,
     health_task: tokio::task::JoinHandle<()>,
+    /// Held for the runtime's life: this process controls the project.
+    _lock: Option<ProjectLock>,
 }
 
 impl LocalRuntime {
-    /// `workspace`: where cargo builds the binaries (or where they are found);
-    /// `data_dir`: the parent of each pod's data directory.
-    pub fn new(topology: Topology, workspace: PathBuf, data_dir: PathBuf) -> Self {
+    /// `setup.workspace`: where cargo builds the binaries (or where they are found);
+    /// `data_dir`: the parent of each pod's data directory. Must be called inside tokio.
+    pub fn new(setup: RuntimeSetup, data_dir: PathBuf) -> Self {
+        let topology = setup.topology.clone();
         let procs = topology
             .pods
             .iter()
@@ -122,30 +134,49 @@ impl LocalRuntime {
                 (p.name.clone(), proc)
             })
             .collect();
-        let shared = Arc::new(Shared { topology: Arc::new(topology), hub: Hub::new(), procs: Mutex::new(procs) });
+        let shared = Arc::new(Shared { topology, hub: Hub::new(), procs: Mutex::new(procs) });
         for s in shared.snapshot() {
             shared.hub.publish_status(s);
         }
         let health_task = tokio::spawn(poll_health(shared.clone()));
         LocalRuntime {
             shared,
-            workspace,
+            setup,
             data_dir,
             binaries: tokio::sync::Mutex::new(None),
             actions: tokio::sync::Mutex::new(()),
             health_task,
+            _lock: None,
         }
     }
 
+    /// Holds `lock` (the project's) for as long as the runtime lives.
+    pub fn with_lock(mut self, lock: Option<ProjectLock>) -> Self {
+        self._lock = lock;
+        self
+    }
+
+    /// Builds (cargo) or finds the binaries now, replacing what was located before.
+    async fn locate(&self, progress: Progress<'_>) -> Result<(), RuntimeError> {
+        let found = locate_binaries_async(self.setup.workspace.clone(), &self.shared.topology, progress).await?;
+        *self.binaries.lock().await = Some(found);
+        Ok(())
+    }
+
+    fn pid_of(&self, pod: &str) -> Option<i32> {
+        let procs = self.shared.procs.lock().unwrap_or_else(|p| p.into_inner());
+        procs.get(pod).and_then(|p| p.pid)
+    }
+
     async fn binary_for(&self, image: &str) -> Result<PathBuf, RuntimeError> {
-        let mut bins = self.binaries.lock().await;
-        if bins.is_none() {
+        if self.binaries.lock().await.is_none() {
             let hub = self.shared.hub.clone();
             let progress = move |l: &str| {
                 hub.publish_log(LogLine { pod: "faultline".into(), at: SystemTime::now(), line: l.to_string() })
             };
-            *bins = Some(locate_binaries_async(self.workspace.clone(), &self.shared.topology, &progress).await?);
+            self.locate(&progress).await?;
         }
+        let bins = self.binaries.lock().await;
         let name = self.shared.topology.images.get(image).ok_or_else(|| {
             RuntimeError::Compose(format!("image {image} has no entry in x-faultline-images"))
         })?;
@@ -166,6 +197,7 @@ impl LocalRuntime {
         let spec = self.shared.topology.pod(pod)?.clone();
         let image = self.shared.update(pod, |p| p.image.clone()).unwrap_or(spec.image.clone());
         let binary = self.binary_for(&image).await?;
+        ports::check_free(&spec)?;
         let pod_dir = self.data_dir.join(pod);
         std::fs::create_dir_all(&pod_dir).map_err(|e| {
             RuntimeError::Other(format!("cannot create {}: {e}; check permissions", pod_dir.display()))
@@ -261,6 +293,16 @@ impl LocalRuntime {
         Ok(())
     }
 
+    /// Waits (at most a second) until the kernel shows the pod's process stopped or not,
+    /// so the health poller's view of `/proc` agrees with the state this action sets.
+    async fn settle(&self, pod: &str, stopped: bool) {
+        let Some(pid) = self.pid_of(pod) else { return };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while proc_stopped(pid).is_some_and(|s| s != stopped) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     async fn wait_ready(&self, pod: &str) -> Result<(), RuntimeError> {
         let spec = self.shared.topology.pod(pod)?;
         let has_health = spec.healthcheck.is_some() && !spec.ports.is_empty();
@@ -288,18 +330,45 @@ impl Drop for LocalRuntime {
     }
 }
 
-#[async_trait::async_trait]
-impl PodRuntime for LocalRuntime {
-    fn kind(&self) -> &'static str {
-        "local"
+impl Describe for LocalRuntime {
+    fn kind(&self) -> RuntimeKind {
+        RuntimeKind::Local
+    }
+
+    fn project(&self) -> &Project {
+        &self.setup.project
     }
 
     fn topology(&self) -> &Topology {
         &self.shared.topology
     }
 
-    fn engine_url(&self) -> String {
-        self.shared.topology.host_url("engine").unwrap_or_else(|| "http://127.0.0.1:7233".into())
+    fn pods_outlive_faultline(&self) -> bool {
+        false
+    }
+
+    fn equivalent_command(&self, pod: &str, action: &PodAction) -> EquivalentCommand {
+        commands::render(&self.setup, pod, action, self.pid_of(pod))
+    }
+
+    fn rebuild_command(&self, pod: &str) -> EquivalentCommand {
+        commands::rebuild(&self.setup, pod)
+    }
+}
+
+#[async_trait::async_trait]
+impl PodRuntime for LocalRuntime {
+    async fn prepare(&self, progress: Progress<'_>) -> Result<(), RuntimeError> {
+        self.locate(progress).await
+    }
+
+    async fn rebuild(&self, pod: &str, progress: Progress<'_>) -> Result<String, RuntimeError> {
+        let spec = self.shared.topology.pod(pod)?;
+        let version = self.shared.update(pod, |p| split_image(&p.image).1.to_string()).unwrap_or_else(|| split_image(&spec.image).1.to_string());
+        self.locate(progress).await?;
+        progress(&format!("restarting {pod} ({version}) on the new build"));
+        self.act(pod, PodAction::Deploy { version: version.clone() }).await?;
+        Ok(format!("{pod} rebuilt and redeployed ({version})"))
     }
 
     async fn up(&self) -> Result<(), RuntimeError> {
@@ -352,6 +421,7 @@ impl PodRuntime for LocalRuntime {
             PodAction::Kill => self.signal(pod, Signal::SIGKILL),
             PodAction::Pause => {
                 self.signal(pod, Signal::SIGSTOP)?;
+                self.settle(pod, true).await;
                 self.shared.update(pod, |p| p.state = PodState::Paused);
                 Ok(())
             }
@@ -361,6 +431,7 @@ impl PodRuntime for LocalRuntime {
                     return Err(invalid("the pod is not paused"));
                 }
                 self.signal(pod, Signal::SIGCONT)?;
+                self.settle(pod, false).await;
                 self.shared.update(pod, |p| p.state = PodState::Running);
                 Ok(())
             }
@@ -420,6 +491,7 @@ async fn poll_health(shared: Arc<Shared>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        sync_stopped(&shared);
         let checks = shared.topology.pods.iter().filter_map(|spec| {
             let hc = spec.healthcheck.as_ref()?;
             let port = spec.ports.first()?.host_port;
@@ -453,4 +525,33 @@ async fn poll_health(shared: Arc<Shared>) {
         });
         futures::future::join_all(checks).await;
     }
+}
+
+/// A process stopped or continued from outside (`kill -STOP <pid>`, `kill -CONT <pid>`)
+/// shows as paused or running.
+fn sync_stopped(shared: &Shared) {
+    let pids: Vec<(String, i32)> = {
+        let procs = shared.procs.lock().unwrap_or_else(|p| p.into_inner());
+        procs.iter().filter_map(|(name, p)| p.pid.map(|pid| (name.clone(), pid))).collect()
+    };
+    for (pod, pid) in pids {
+        let Some(stopped) = proc_stopped(pid) else { continue };
+        shared.update(&pod, |p| {
+            if p.pid != Some(pid) {
+                return;
+            }
+            match (p.state, stopped) {
+                (PodState::Running, true) => p.state = PodState::Paused,
+                (PodState::Paused, false) => p.state = PodState::Running,
+                _ => {}
+            }
+        });
+    }
+}
+
+/// Whether the process is stopped (state `T` in `/proc/<pid>/stat`); `None` when unknown.
+fn proc_stopped(pid: i32) -> Option<bool> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+    Some(state == 'T' || state == 't')
 }

@@ -1,17 +1,25 @@
 //! Pods: the engine, the worker and the demo services, run either as Docker containers
 //! (through bollard) or as local child processes, behind one interface, [`PodRuntime`].
 //!
-//! Scenarios and the dashboard only ever talk to `dyn PodRuntime`. The topology (pod names,
-//! images, environment, ports, health checks) is read from `docker-compose.yml` into a
-//! [`Topology`]; nothing about it is repeated in code.
+//! Scenarios and the dashboard only ever talk to `dyn PodRuntime` (or, for what is shown on
+//! screen, to its [`Describe`] half). The topology (pod names, images, environment, ports,
+//! health checks) is read from `docker-compose.yml` into a [`Topology`]; nothing about it is
+//! repeated in code. Nothing outside this module tells Docker and local processes apart: a
+//! runtime prepares itself, rebuilds a pod, and renders the shell command equivalent to each
+//! of its actions.
 //!
 //! Layout:
 //! - `compose`: parses docker-compose.yml into a [`Topology`].
+//! - `project`: the project name (and port offset) that keeps topologies apart.
+//! - `lock`: one controlling Faultline per project; the holder is named to whoever asks.
 //! - `docker`: the Docker runtime; every bollard call goes through one actor task.
 //! - `local`: the local-process runtime (SIGKILL, SIGSTOP/SIGCONT, restart with another build).
 //! - `fake`: an in-memory runtime for tests of the runner and the dashboard.
 //! - `images`: builds the static binaries and the `FROM scratch` images.
 //! - `hub`: the status/log fan-out both runtimes publish to.
+//! - `ports`: "is this host port free, and who has it".
+//! - `readonly`: a runtime that watches a project held by another Faultline.
+//! - `shell`: quoting for the equivalent commands.
 //! - `connect`: picks the runtime (`auto` falls back from Docker to local with a notice).
 
 pub mod compose;
@@ -19,10 +27,17 @@ pub mod docker;
 pub mod fake;
 pub mod images;
 pub mod local;
+pub mod lock;
+pub mod project;
 mod connect;
 mod hub;
+mod ports;
+mod readonly;
+mod shell;
 
-pub use connect::{connect, Connected, RuntimeChoice};
+pub use connect::{connect, describe_offline, Access, Connected, RuntimeChoice};
+pub use images::Progress;
+pub use project::{Project, DEFAULT_PROJECT, PROJECT_LABEL};
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -74,6 +89,9 @@ pub struct Topology {
     pub volumes: Vec<String>,
     /// `x-faultline-images`: image reference -> workspace binary packed into it.
     pub images: BTreeMap<String, String>,
+    /// The keys of `x-faultline-images` in file order: a pod's versions are listed in this
+    /// order (the dashboard's `b` key deploys the first, `f` the second).
+    pub image_order: Vec<String>,
 }
 
 impl Topology {
@@ -87,12 +105,13 @@ impl Topology {
         p.ports.first().map(|m| format!("http://127.0.0.1:{}", m.host_port))
     }
 
-    /// The tags a pod can be deployed with: every `x-faultline-images` entry of its repository.
+    /// The tags a pod can be deployed with: every `x-faultline-images` entry of its
+    /// repository, in the order of the compose file.
     pub fn versions_of(&self, pod: &str) -> Vec<String> {
         let Some(p) = self.pods.iter().find(|p| p.name == pod) else { return Vec::new() };
         let (repo, _) = split_image(&p.image);
-        self.images
-            .keys()
+        self.image_order
+            .iter()
             .filter(|i| split_image(i).0 == repo)
             .map(|i| split_image(i).1.to_string())
             .collect()
@@ -204,6 +223,55 @@ impl PodAction {
     }
 }
 
+/// Which runtime runs the pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuntimeKind {
+    /// Containers, through the Docker daemon.
+    Docker,
+    /// Child processes of Faultline on 127.0.0.1.
+    Local,
+    /// No pods at all: [`fake::FakeRuntime`], for tests.
+    InMemory,
+}
+
+impl std::fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RuntimeKind::Docker => "docker",
+            RuntimeKind::Local => "local",
+            RuntimeKind::InMemory => "in-memory",
+        })
+    }
+}
+
+/// The shell command that does what a dashboard action does, shown for teaching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EquivalentCommand {
+    /// One line for `sh -c`, which really has the action's effect on the pods Faultline runs.
+    Line(String),
+    /// The action has no honest one-line equivalent; `reason` says why (and what comes close).
+    NotOneLine { reason: String },
+}
+
+impl EquivalentCommand {
+    /// The line, when there is one.
+    pub fn line(&self) -> Option<&str> {
+        match self {
+            EquivalentCommand::Line(l) => Some(l),
+            EquivalentCommand::NotOneLine { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for EquivalentCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EquivalentCommand::Line(l) => f.write_str(l),
+            EquivalentCommand::NotOneLine { reason } => write!(f, "(no one-line equivalent: {reason})"),
+        }
+    }
+}
+
 /// Errors of a pod runtime. Every message says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -217,27 +285,78 @@ pub enum RuntimeError {
     InvalidAction { pod: String, action: String, reason: String },
     #[error("docker-compose.yml: {0}")]
     Compose(String),
+    /// A host port the topology publishes is taken. `addr` is exactly `127.0.0.1:7233`.
+    #[error("{addr} is already in use{}; stop it, or run beside it with --project NAME --port-offset N", by.as_ref().map(|b| format!(" (by {b})")).unwrap_or_default())]
+    PortInUse { addr: String, by: Option<String> },
+    /// Another Faultline controls this project.
+    #[error("project `{project}` is held by {holder}; use --project NAME to run another, or `faultline attach` to watch it")]
+    ProjectHeld { project: String, holder: String },
+    /// This runtime only watches: another Faultline controls the project.
+    #[error("pods of project `{project}` are read-only here: {reason}")]
+    ReadOnly { project: String, reason: String },
+    #[error("invalid project: {0}")]
+    Project(String),
     #[error("{0}")]
     Other(String),
 }
 
+/// What a runtime says about itself without doing anything: its kind, its project and
+/// topology, and the shell command equivalent to each action. Cheap and synchronous, so the
+/// dashboard's pure update can call it.
+pub trait Describe: Send + Sync {
+    fn kind(&self) -> RuntimeKind;
+    fn project(&self) -> &Project;
+    fn topology(&self) -> &Topology;
+    /// Whether the pods keep running after this Faultline process exits (containers do,
+    /// child processes do not).
+    fn pods_outlive_faultline(&self) -> bool;
+    /// The command that does `action` on `pod` by hand, against the very pods this runtime runs.
+    fn equivalent_command(&self, pod: &str, action: &PodAction) -> EquivalentCommand;
+    /// The command that does [`PodRuntime::rebuild`] of `pod` by hand.
+    fn rebuild_command(&self, pod: &str) -> EquivalentCommand;
+}
+
+impl std::fmt::Debug for dyn Describe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} runtime (project {})", self.kind(), self.project().name())
+    }
+}
+
 /// The one interface to pods, implemented by the Docker and the local-process runtime.
 #[async_trait::async_trait]
-pub trait PodRuntime: Send + Sync {
-    /// `"docker"` or `"local"`.
-    fn kind(&self) -> &'static str;
-    fn topology(&self) -> &Topology;
+pub trait PodRuntime: Describe {
     /// Base URL of the engine's HTTP API as reachable from this process.
-    fn engine_url(&self) -> String;
+    fn engine_url(&self) -> String {
+        self.topology().host_url("engine").unwrap_or_else(|| "http://127.0.0.1:7233".into())
+    }
+    /// Gets what the pods run ready: Docker builds the binaries and the images that are
+    /// missing or out of date; local processes locate (or build) the binaries.
+    async fn prepare(&self, progress: Progress<'_>) -> Result<(), RuntimeError>;
     /// Brings the whole topology up (network, volumes, pods in dependency order) and waits
-    /// until every pod with a health check is healthy.
+    /// until every pod with a health check is healthy. A pod whose container runs another
+    /// image than its tag now names is recreated.
     async fn up(&self) -> Result<(), RuntimeError>;
-    /// Removes everything this runtime created (containers/processes; with `volumes`, data too).
+    /// Removes everything this runtime's project created (containers/processes; with
+    /// `volumes`, data too), nothing of another project.
     async fn down(&self, volumes: bool) -> Result<(), RuntimeError>;
     async fn act(&self, pod: &str, action: PodAction) -> Result<(), RuntimeError>;
+    /// The workshop loop: builds the binaries from source (and the images), then redeploys
+    /// `pod` at the version it runs now. Returns a one-line summary.
+    async fn rebuild(&self, pod: &str, progress: Progress<'_>) -> Result<String, RuntimeError>;
     async fn status(&self) -> Result<Vec<PodStatus>, RuntimeError>;
     /// Live stream of pod status changes (a snapshot per change).
     fn status_stream(&self) -> BoxStream<'static, PodStatus>;
     /// Live stream of the merged logs of all pods (recent lines first, then new ones).
     fn log_stream(&self) -> BoxStream<'static, LogLine>;
+}
+
+/// What both runtimes are set up from: the topology (moved by the project's port offset),
+/// the project, the workspace that builds the binaries, and the compose file.
+#[derive(Debug, Clone)]
+pub struct RuntimeSetup {
+    pub topology: std::sync::Arc<Topology>,
+    pub project: Project,
+    /// Where `cargo build` runs (the directory of the compose file in a checkout).
+    pub workspace: std::path::PathBuf,
+    pub compose_path: std::path::PathBuf,
 }

@@ -8,7 +8,7 @@ use super::error::ScenarioError;
 use super::headless::{self, HeadlessOptions};
 use super::report::Verdict;
 use super::Context;
-use crate::runtime::{self, RuntimeChoice};
+use crate::runtime::{self, Access, Project, RuntimeChoice};
 
 /// The directory `faultline validate` reads when given no paths: `scenarios/` beside the
 /// compose file.
@@ -47,12 +47,14 @@ pub fn validate(paths: &[PathBuf], compose: &Path) -> Result<String, ScenarioErr
     Ok(out)
 }
 
-/// `faultline run PATH --headless`: connects the runtime, builds images when Docker runs the
-/// pods, runs, writes the report, and returns its verdict.
+/// `faultline run PATH --headless`: connects the runtime (refusing, with the holder's name,
+/// when another Faultline controls `project`), prepares it (builds what is out of date),
+/// runs, writes the report, and returns its verdict.
 pub async fn run_headless(
     path: &Path,
     compose: &Path,
     choice: RuntimeChoice,
+    project: &Project,
     speed: f64,
     report: Option<PathBuf>,
     bring_up: bool,
@@ -61,17 +63,18 @@ pub async fn run_headless(
     // Validate before touching any pod: a typo must not cost a topology start.
     let ctx = Context::from_compose(compose)?;
     let scenario = super::load(path, &ctx)?;
-    let connected = runtime::connect(choice, compose).await.map_err(|e| ScenarioError::Runtime(e.to_string()))?;
+    let connected =
+        runtime::connect(choice, compose, project, Access::Control).await.map_err(|e| ScenarioError::Runtime(e.to_string()))?;
     if let Some(n) = &connected.notice {
         eprintln!("{n}");
     }
     let rt: Arc<dyn runtime::PodRuntime> = Arc::from(connected.runtime);
-    if rt.kind() == "docker" && bring_up {
-        runtime::images::ensure_images(compose, false).await.map_err(|e| ScenarioError::Runtime(e.to_string()))?;
+    if bring_up {
+        rt.prepare(&|line: &str| eprintln!("{line}")).await.map_err(|e| ScenarioError::Runtime(e.to_string()))?;
     }
-    // Local pods are children of this process: leave none behind. Docker pods stay up so
-    // the next run starts in seconds (`faultline down` removes them).
-    let down_after = rt.kind() == "local";
+    // Pods that are children of this process are taken down at the end: leave none behind.
+    // Containers stay up so the next run starts in seconds (`faultline down` removes them).
+    let down_after = !rt.pods_outlive_faultline();
     let report = headless::run(rt, scenario, HeadlessOptions { speed, report, bring_up, down_after }).await?;
     Ok(report.verdict)
 }

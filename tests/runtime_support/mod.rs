@@ -1,16 +1,51 @@
-//! Helpers shared by the runtime integration tests (`tests/runtime_*.rs`): waiting on the
-//! status stream with a deadline, probing `/healthz`, and the Docker skip/require rule.
+//! Helpers shared by the runtime integration tests (`tests/runtime_*.rs`): test projects,
+//! waiting on the status stream with a deadline, probing `/healthz`, and the Docker
+//! skip/require rule.
+//!
+//! Every test runs under its own project, `fltest-<name>`, with its own host-port offset,
+//! so it never touches (nor collides with) a demo running under the default project, and
+//! cleans up only what carries its project label. `.ci/run` removes whatever `fltest-*`
+//! projects a crashed test left behind.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use faultline::runtime::{PodStatus, RuntimeError};
+use bollard::query_parameters as q;
+use faultline::runtime::{PodStatus, Project, RuntimeError};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
 pub fn compose_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml")
+}
+
+/// The project of one test: `fltest-<name>`, host ports moved by `offset` (pick one per
+/// test, a multiple of 100 from 20000; the ports stay below the ephemeral range).
+pub fn test_project(name: &str, offset: u16) -> Project {
+    Project::new(&format!("fltest-{name}"), offset).expect("a valid test project name")
+}
+
+/// Asserts that no container, network or volume of `project` remains.
+pub async fn assert_nothing_of_project_remains(project: &Project) {
+    let docker = faultline::runtime::docker::connect_daemon().await.expect("daemon");
+    let filters: HashMap<&str, Vec<String>> = [("label", vec![project.label_filter()])].into();
+    let containers = docker
+        .list_containers(Some(q::ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
+        .await
+        .expect("list containers");
+    assert!(containers.is_empty(), "containers left: {containers:?}");
+    let nets = docker
+        .list_networks(Some(q::ListNetworksOptionsBuilder::new().filters(&filters).build()))
+        .await
+        .expect("list networks");
+    assert!(nets.is_empty(), "networks left: {nets:?}");
+    let vols = docker
+        .list_volumes(Some(q::ListVolumesOptionsBuilder::new().filters(&filters).build()))
+        .await
+        .expect("list volumes");
+    assert!(vols.volumes.unwrap_or_default().is_empty(), "volumes left");
 }
 
 /// `FAULTLINE_REQUIRE_DOCKER=1` (CI): a missing daemon fails the test instead of skipping it.
@@ -156,4 +191,36 @@ pub async fn exercise_payment(rt: &dyn PodRuntime, network_faults: bool) {
             other => panic!("no payment log line within {STEP:?}: {other:?}"),
         }
     }
+}
+
+/// A one-pod compose file: `pod` from `image` (its versions listed in `images`, image ->
+/// binary), listening on 8080, published on 127.0.0.1:`host_port` (before the project's
+/// offset), with a data volume and a fast health check. Written into `dir`.
+pub fn one_pod_compose(dir: &std::path::Path, pod: &str, image: &str, host_port: u16, images: &[(&str, &str)]) -> PathBuf {
+    let mut text = format!(
+        "services:\n  {pod}:\n    image: \"{image}\"\n    user: \"10001:10001\"\n    read_only: true\n    \
+         environment: {{FAULTLINE_LISTEN: \"0.0.0.0:8080\", FAULTLINE_DATA: /data, RUST_LOG: info}}\n    \
+         ports: [\"127.0.0.1:{host_port}:8080\"]\n    volumes: [\"{pod}-data:/data\"]\n    \
+         healthcheck: {{test: [\"CMD\", \"/app\", \"healthcheck\"], interval: 1s, timeout: 2s, retries: 30}}\n\
+         networks:\n  faultline: {{}}\nvolumes:\n  {pod}-data: {{}}\nx-faultline-images:\n"
+    );
+    for (image, binary) in images {
+        text.push_str(&format!("  \"{image}\": {binary}\n"));
+    }
+    let path = dir.join("docker-compose.yml");
+    std::fs::write(&path, text).expect("write the test compose file");
+    path
+}
+
+/// Runs `line` with `sh -c` and asserts it succeeds.
+pub async fn sh(line: &str) {
+    eprintln!("$ {line}");
+    let out = tokio::process::Command::new("sh").arg("-c").arg(line).output().await.expect("run sh");
+    assert!(
+        out.status.success(),
+        "`{line}` failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -23,7 +23,7 @@ const HELP: &[(&str, &str)] = &[
     ("v", "history: compact / full"),
     ("r a c T", "workflow: retry now · approve · cancel · terminate"),
     ("K s p", "pod: kill · stop/start · pause/unpause"),
-    ("b f R", "pod: deploy v1-bugged · v2-fixed · rebuild & redeploy"),
+    ("b f R", "pod: deploy its 1st · 2nd version · rebuild & redeploy"),
     ("space", "next presenter step of the scenario"),
     ("n", "start a new order"),
     ("?", "this help"),

@@ -21,8 +21,8 @@ pub fn height(app: &App) -> u16 {
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let t = &app.theme;
-    let title = match &app.opts.runtime_kind {
-        Some(k) => format!(" Pods ({k}) "),
+    let title = match &app.opts.runtime {
+        Some(rt) => format!(" Pods ({}) ", rt.kind()),
         None => " Pods ".to_string(),
     };
     let block = panel(app, title, Some(Panel::Pods));
@@ -34,7 +34,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         return;
     }
     if app.pods.rows.is_empty() {
-        let msg = if app.opts.runtime_kind.is_some() { "waiting for pod status…" } else { "no pod runtime: attached to the engine only" };
+        let msg = if app.opts.runtime.is_some() { "waiting for pod status…" } else { "no pod runtime: attached to the engine only" };
         f.render_widget(Paragraph::new(Span::styled(msg, t.dim())).block(block), area);
         return;
     }
@@ -53,9 +53,12 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
             Health::Starting => ("starting", t.fg(t.warn)),
             Health::Unknown => ("-", t.dim()),
         };
-        let version_style = match p.version.as_str() {
-            "v1-bugged" => t.fg(t.err),
-            "v2-fixed" => t.fg(t.ok),
+        // A pod with several versions (x-faultline-images): the first is the `b` build,
+        // drawn as an error, the others as fixed.
+        let versions = app.opts.runtime.as_ref().map(|rt| rt.topology().versions_of(&p.name)).unwrap_or_default();
+        let version_style = match versions.iter().position(|v| *v == p.version) {
+            Some(0) if versions.len() > 1 => t.fg(t.err),
+            Some(_) if versions.len() > 1 => t.fg(t.ok),
             _ => t.base(),
         };
         let uptime = match (p.state, p.started_at) {

@@ -12,16 +12,16 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bollard::models::{EndpointSettings, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, VolumeCreateOptions};
+use bollard::models::{EndpointSettings, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, VolumeCreateRequest};
 use bollard::query_parameters as q;
 use bollard::Docker;
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::spec::{self, container_name, managed_labels, resource_name, Intent, POD_LABEL};
+use super::spec::{self, Intent, POD_LABEL};
 use crate::runtime::hub::Hub;
-use crate::runtime::{LogLine, PodAction, PodStatus, RuntimeError, Topology, MANAGED_LABEL};
+use crate::runtime::{ports, LogLine, PodAction, PodStatus, Project, RuntimeError, Topology};
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, RuntimeError>>;
 
@@ -38,11 +38,12 @@ pub(super) enum Request {
 }
 
 /// Graceful stop grace period, in seconds.
-const STOP_GRACE_S: i32 = 5;
+pub(super) const STOP_GRACE_S: i32 = 5;
 
 pub(super) struct Actor {
     docker: Docker,
     topology: Arc<Topology>,
+    project: Project,
     hub: Arc<Hub>,
     intents: HashMap<String, Intent>,
     /// Per pod: the last `started_at` seen and how many different starts followed the first.
@@ -52,23 +53,35 @@ pub(super) struct Actor {
     /// does not repeat lines.
     log_marks: Arc<Mutex<HashMap<String, chrono::DateTime<chrono::FixedOffset>>>>,
     refresh_pending: Arc<AtomicBool>,
-    watcher: Option<JoinHandle<()>>,
+    watchers: Vec<JoinHandle<()>>,
 }
 
-pub(super) fn spawn(docker: Docker, topology: Arc<Topology>, hub: Arc<Hub>) -> mpsc::Sender<Request> {
+pub(super) fn spawn(docker: Docker, topology: Arc<Topology>, project: Project, hub: Arc<Hub>) -> mpsc::Sender<Request> {
     let (tx, rx) = mpsc::channel(64);
     let refresh_pending = Arc::new(AtomicBool::new(false));
-    let watcher = tokio::spawn(watch_events(docker.clone(), tx.downgrade(), refresh_pending.clone()));
+    // Two event streams: containers by the project label, and the project's network by name
+    // (network events carry no labels, and a `docker network disconnect` typed by hand must
+    // show too).
+    let container_filters: HashMap<String, Vec<String>> =
+        [("label".into(), vec![project.label_filter()]), ("type".into(), vec!["container".into()])].into();
+    let network_filters: HashMap<String, Vec<String>> = [
+        ("type".into(), vec!["network".into()]),
+        ("network".into(), vec![project.resource_name(&topology.network)]),
+    ]
+    .into();
+    let watchers = [container_filters, network_filters]
+        .map(|f| tokio::spawn(watch_events(docker.clone(), f, tx.downgrade(), refresh_pending.clone())));
     let actor = Actor {
         docker,
         topology,
+        project,
         hub,
         intents: HashMap::new(),
         starts: HashMap::new(),
         followers: HashMap::new(),
         log_marks: Arc::new(Mutex::new(HashMap::new())),
         refresh_pending,
-        watcher: Some(watcher),
+        watchers: watchers.into(),
     };
     tokio::spawn(actor.run(rx));
     tx
@@ -106,7 +119,7 @@ impl Actor {
             }
         }
         // The runtime was dropped: stop the helper tasks (containers keep running).
-        if let Some(w) = self.watcher.take() {
+        for w in self.watchers.drain(..) {
             w.abort();
         }
         for (_, (_, h)) in self.followers.drain() {
@@ -120,37 +133,66 @@ impl Actor {
                 return Err(RuntimeError::ImageMissing(image));
             }
         }
-        let net = resource_name(&self.topology.network);
+        let net = self.project.resource_name(&self.topology.network);
         if self.docker.inspect_network(&net, None::<q::InspectNetworkOptions>).await.is_err() {
             let req = NetworkCreateRequest {
                 name: net.clone(),
                 driver: Some("bridge".into()),
-                labels: Some(managed_labels()),
+                labels: Some(self.project.labels()),
                 ..Default::default()
             };
             self.docker.create_network(req).await.map_err(|e| docker_err("creating network", &net, e))?;
         }
         for vol in &self.topology.volumes {
-            let name = resource_name(vol);
+            let name = self.project.resource_name(vol);
             if self.docker.inspect_volume(&name).await.is_err() {
-                let req = VolumeCreateOptions { name: Some(name.clone()), labels: Some(managed_labels()), ..Default::default() };
+                let req = VolumeCreateRequest { name: Some(name.clone()), labels: Some(self.project.labels()), ..Default::default() };
                 self.docker.create_volume(req).await.map_err(|e| docker_err("creating volume", &name, e))?;
             }
         }
         Ok(())
     }
 
+    /// The pod's container exists, runs the image its tag names now, and is started. A
+    /// container left from an earlier image under the same tag (a rebuild, a checkout of
+    /// the fix) is recreated at the same tag: comparing tags alone would keep the old code.
     async fn ensure_pod(&mut self, pod: &str) -> Result<(), RuntimeError> {
         let spec = self.topology.pod(pod)?.clone();
         self.intents.insert(pod.to_string(), Intent::Run);
-        match self.docker.inspect_container(&container_name(pod), None::<q::InspectContainerOptions>).await {
-            Ok(c) if c.state.as_ref().and_then(|s| s.running) == Some(true) => Ok(()),
-            Ok(_) => self.start(pod).await,
-            Err(_) => {
-                self.create(&spec.name, &spec.image).await?;
-                self.start(pod).await
-            }
+        let name = self.project.container_name(pod);
+        let Ok(c) = self.docker.inspect_container(&name, None::<q::InspectContainerOptions>).await else {
+            self.create(&spec.name, &spec.image).await?;
+            return self.start(pod).await;
+        };
+        let tag = c.config.as_ref().and_then(|c| c.image.clone()).unwrap_or_else(|| spec.image.clone());
+        let want = self
+            .docker
+            .inspect_image(&tag)
+            .await
+            .map_err(|_| RuntimeError::ImageMissing(tag.clone()))?
+            .id
+            .unwrap_or_default();
+        let have = c.image.clone().unwrap_or_default();
+        if have != want {
+            self.note(format!(
+                "{name} runs image {} but {tag} is now {}: recreating it",
+                short_id(&have),
+                short_id(&want)
+            ));
+            let opts = q::RemoveContainerOptionsBuilder::new().force(true).build();
+            self.docker.remove_container(&name, Some(opts)).await.map_err(|e| docker_err("removing", pod, e))?;
+            self.create(pod, &tag).await?;
+            return self.start(pod).await;
         }
+        if c.state.as_ref().and_then(|s| s.running) == Some(true) {
+            return Ok(());
+        }
+        self.start(pod).await
+    }
+
+    /// A line in the merged log under the pseudo-pod `faultline`.
+    fn note(&self, line: String) {
+        self.hub.publish_log(LogLine { pod: "faultline".into(), at: std::time::SystemTime::now(), line });
     }
 
     async fn create(&self, pod: &str, image: &str) -> Result<(), RuntimeError> {
@@ -158,23 +200,58 @@ impl Actor {
         if self.docker.inspect_image(image).await.is_err() {
             return Err(RuntimeError::ImageMissing(image.to_string()));
         }
-        let body = spec::create_body(spec, image, &resource_name(&self.topology.network));
-        let opts = q::CreateContainerOptionsBuilder::new().name(&container_name(pod)).build();
+        let body = spec::create_body(spec, image, &self.project.resource_name(&self.topology.network), &self.project);
+        let opts = q::CreateContainerOptionsBuilder::new().name(&self.project.container_name(pod)).build();
         self.docker.create_container(Some(opts), body).await.map_err(|e| docker_err("creating", pod, e))?;
         Ok(())
     }
 
+    /// Starts the pod's container; a taken host port is reported as such, with the
+    /// container that holds it when it is one.
     async fn start(&self, pod: &str) -> Result<(), RuntimeError> {
-        self.docker
-            .start_container(&container_name(pod), None::<q::StartContainerOptions>)
-            .await
-            .map_err(|e| docker_err("starting", pod, e))
+        let spec = self.topology.pod(pod)?;
+        let name = self.project.container_name(pod);
+        let inspect = self.docker.inspect_container(&name, None::<q::InspectContainerOptions>).await;
+        if inspect.ok().and_then(|c| c.state).and_then(|s| s.running) == Some(true) {
+            // Already running (its own ports are taken by itself).
+            return Ok(());
+        }
+        if let Err(e) = ports::check_free(spec) {
+            return Err(self.name_port_holder(e).await);
+        }
+        match self.docker.start_container(&name, None::<q::StartContainerOptions>).await {
+            Ok(()) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { message, status_code }) => {
+                match ports::from_docker_message(spec, &message) {
+                    Some(e) => Err(self.name_port_holder(e).await),
+                    None => Err(docker_err("starting", pod, bollard::errors::Error::DockerResponseServerError { status_code, message })),
+                }
+            }
+            Err(e) => Err(docker_err("starting", pod, e)),
+        }
+    }
+
+    /// Fills in `by` of a [`RuntimeError::PortInUse`] when a container publishes the port.
+    async fn name_port_holder(&self, e: RuntimeError) -> RuntimeError {
+        let RuntimeError::PortInUse { addr, by: None } = e else { return e };
+        let port = addr.rsplit(':').next().unwrap_or_default().to_string();
+        let filters: HashMap<&str, Vec<String>> = [("publish", vec![port])].into();
+        let opts = q::ListContainersOptionsBuilder::new().filters(&filters).build();
+        let by = match self.docker.list_containers(Some(opts)).await {
+            Ok(list) => list
+                .into_iter()
+                .filter_map(|c| c.names.and_then(|n| n.first().map(|n| n.trim_start_matches('/').to_string())))
+                .next()
+                .map(|n| format!("container {n}")),
+            Err(_) => None,
+        };
+        RuntimeError::PortInUse { addr, by }
     }
 
     async fn act(&mut self, pod: &str, action: PodAction) -> Result<(), RuntimeError> {
         let spec = self.topology.pod(pod)?.clone();
-        let name = container_name(pod);
-        let net = resource_name(&self.topology.network);
+        let name = self.project.container_name(pod);
+        let net = self.project.resource_name(&self.topology.network);
         let exists = self.docker.inspect_container(&name, None::<q::InspectContainerOptions>).await.is_ok();
         let label = action.describe();
         if !exists && !matches!(action, PodAction::Start | PodAction::Deploy { .. }) {
@@ -226,12 +303,12 @@ impl Actor {
                 self.start(pod).await
             }
             PodAction::Disconnect => {
-                let req = NetworkDisconnectRequest { container: Some(name.clone()), force: Some(true) };
+                let req = NetworkDisconnectRequest { container: name.clone(), force: Some(true) };
                 d.disconnect_network(&net, req).await.map_err(err)
             }
             PodAction::Reconnect => {
                 let req = NetworkConnectRequest {
-                    container: Some(name.clone()),
+                    container: name.clone(),
                     endpoint_config: Some(EndpointSettings { aliases: Some(vec![pod.to_string()]), ..Default::default() }),
                 };
                 d.connect_network(&net, req).await.map_err(err)
@@ -241,12 +318,12 @@ impl Actor {
 
     /// Inspects every pod, publishes the statuses, (re)attaches log followers.
     async fn refresh(&mut self) -> Vec<PodStatus> {
-        let net = resource_name(&self.topology.network);
+        let net = self.project.resource_name(&self.topology.network);
         let mut out = Vec::new();
         for spec in self.topology.pods.clone() {
             let inspect = self
                 .docker
-                .inspect_container(&container_name(&spec.name), None::<q::InspectContainerOptions>)
+                .inspect_container(&self.project.container_name(&spec.name), None::<q::InspectContainerOptions>)
                 .await
                 .ok();
             let state = inspect.as_ref().and_then(|c| c.state.as_ref());
@@ -281,12 +358,13 @@ impl Actor {
         self.followers.insert(pod.to_string(), (id, handle));
     }
 
-    /// Removes every container and network (and volume) labelled as managed, nothing else.
+    /// Removes every container and network (and volume) labelled with this project, nothing
+    /// of another project.
     async fn down(&mut self, volumes: bool) -> Result<(), RuntimeError> {
         for (_, (_, h)) in self.followers.drain() {
             h.abort();
         }
-        let filters: HashMap<&str, Vec<String>> = [("label", vec![format!("{MANAGED_LABEL}=true")])].into();
+        let filters: HashMap<&str, Vec<String>> = [("label", vec![self.project.label_filter()])].into();
         let d = &self.docker;
         let list = q::ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
         for c in d.list_containers(Some(list)).await.map_err(|e| docker_err("listing", "containers", e))? {
@@ -349,14 +427,14 @@ async fn follow(
     }
 }
 
-/// Watches docker events of managed objects and asks the actor for a refresh, at most one
-/// pending at a time. Reconnects if the event stream breaks.
-async fn watch_events(docker: Docker, tx: mpsc::WeakSender<Request>, pending: Arc<AtomicBool>) {
-    let filters: HashMap<&str, Vec<String>> = [
-        ("label", vec![format!("{MANAGED_LABEL}=true")]),
-        ("type", vec!["container".into(), "network".into()]),
-    ]
-    .into();
+/// Watches the docker events that `filters` select and asks the actor for a refresh, at
+/// most one pending at a time. Reconnects if the event stream breaks.
+async fn watch_events(
+    docker: Docker,
+    filters: HashMap<String, Vec<String>>,
+    tx: mpsc::WeakSender<Request>,
+    pending: Arc<AtomicBool>,
+) {
     loop {
         let opts = q::EventsOptionsBuilder::new().filters(&filters).build();
         let mut events = docker.events(Some(opts));
@@ -379,6 +457,12 @@ async fn watch_events(docker: Docker, tx: mpsc::WeakSender<Request>, pending: Ar
         // The daemon went away or restarted: try again shortly.
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
+}
+
+/// `sha256:0123456789ab…` -> `0123456789ab`.
+fn short_id(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
 }
 
 fn docker_err(what: &str, subject: &str, e: bollard::errors::Error) -> RuntimeError {

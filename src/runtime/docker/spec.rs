@@ -8,43 +8,29 @@ use std::time::SystemTime;
 
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, EndpointSettings,
-    HealthConfig, HealthStatusEnum, HostConfig, Mount, MountTypeEnum, NetworkingConfig,
+    HealthConfig, HealthStatusEnum, HostConfig, Mount, MountType, NetworkingConfig,
     PortBinding,
 };
 
-use crate::runtime::{split_image, Health, PodSpec, PodState, PodStatus, MANAGED_LABEL};
+use crate::runtime::{split_image, Health, PodSpec, PodState, PodStatus, Project};
 
 /// Label naming the pod a container belongs to.
 pub const POD_LABEL: &str = "dev.faultline.pod";
 
-/// Docker name of a compose-level resource: `faultline-<name>`, unless already prefixed.
-pub fn resource_name(name: &str) -> String {
-    if name.starts_with("faultline") {
-        name.to_string()
-    } else {
-        format!("faultline-{name}")
-    }
-}
-
-pub fn container_name(pod: &str) -> String {
-    format!("faultline-{pod}")
-}
-
-pub fn managed_labels() -> HashMap<String, String> {
-    [(MANAGED_LABEL.to_string(), "true".to_string())].into()
-}
-
-/// The create body of `spec` running `image`, attached to `network` with the pod name as
-/// DNS alias (so `http://engine:7233` resolves), ports published on the declared IP only.
-pub fn create_body(spec: &PodSpec, image: &str, network: &str) -> ContainerCreateBody {
-    let mut labels = managed_labels();
+/// The create body of `spec` running `image` in `project`, attached to `network` with the
+/// pod name as DNS alias (so `http://engine:7233` resolves), ports published on the
+/// declared IP only, labelled with the project.
+pub fn create_body(spec: &PodSpec, image: &str, network: &str, project: &Project) -> ContainerCreateBody {
+    let mut labels = project.labels();
     labels.insert(POD_LABEL.into(), spec.name.clone());
     let env = spec.environment.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut exposed = HashMap::new();
+    let mut exposed = Vec::new();
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &spec.ports {
         let key = format!("{}/tcp", p.container_port);
-        exposed.insert(key.clone(), HashMap::new());
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
+        }
         bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(
             PortBinding { host_ip: Some(p.host_ip.clone()), host_port: Some(p.host_port.to_string()) },
         );
@@ -54,8 +40,8 @@ pub fn create_body(spec: &PodSpec, image: &str, network: &str) -> ContainerCreat
         .iter()
         .map(|(vol, path)| Mount {
             target: Some(path.clone()),
-            source: Some(resource_name(vol)),
-            typ: Some(MountTypeEnum::VOLUME),
+            source: Some(project.resource_name(vol)),
+            typ: Some(MountType::VOLUME),
             ..Default::default()
         })
         .collect();
@@ -184,6 +170,7 @@ pub fn parse_time(t: &str) -> Option<SystemTime> {
 mod tests {
     use super::*;
     use crate::runtime::compose;
+    use crate::runtime::{MANAGED_LABEL, PROJECT_LABEL};
     use bollard::models::{ContainerConfig, ContainerState, NetworkSettings};
 
     fn payment() -> PodSpec {
@@ -193,7 +180,7 @@ mod tests {
 
     #[test]
     fn create_body_is_locked_down() {
-        let body = create_body(&payment(), "faultline/payment:v2-fixed", "faultline");
+        let body = create_body(&payment(), "faultline/payment:v2-fixed", "faultline", &Project::default());
         assert_eq!(body.image.as_deref(), Some("faultline/payment:v2-fixed"));
         assert_eq!(body.user.as_deref(), Some("10001:10001"));
         let host = body.host_config.unwrap();
@@ -205,6 +192,7 @@ mod tests {
         let labels = body.labels.unwrap();
         assert_eq!(labels[MANAGED_LABEL], "true");
         assert_eq!(labels[POD_LABEL], "payment");
+        assert_eq!(labels[PROJECT_LABEL], "faultline");
         let ep = &body.networking_config.unwrap().endpoints_config.unwrap()["faultline"];
         assert_eq!(ep.aliases, Some(vec!["payment".to_string()]));
         assert_eq!(body.healthcheck.unwrap().interval, Some(2_000_000_000));

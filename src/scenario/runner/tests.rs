@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::clock::TokioClock;
 use crate::runtime::fake::FakeRuntime;
-use crate::runtime::PodAction;
+use crate::runtime::{Describe, PodAction};
 use crate::scenario::report::Verdict;
 use crate::scenario::Context;
 
