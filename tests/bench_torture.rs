@@ -4,21 +4,14 @@
 //! activity may run again after its completion was acknowledged. No timing assertions.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use faultline::bench::process::locate_engine;
 use faultline::bench::{run, BenchConfig, Workload};
 use indicatif::ProgressBar;
 
 /// Builds (or finds) the engine once per test process, not once per run.
 fn engine_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        locate_engine(None, Some(&ws), true).unwrap_or_else(|e| panic!("{e}"))
-    })
-    .clone()
+    faultline_testkit::bins::engine_binary()
 }
 
 fn config(workload: Workload, n: u64, c: u64, kills: u32) -> BenchConfig {

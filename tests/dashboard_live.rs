@@ -15,9 +15,7 @@ use faultline::dashboard::{ActionRequest, App, AppEvent, AppOptions};
 use faultline_proto::WorkflowStatus;
 use tokio::sync::mpsc;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
+use faultline_testkit::net::free_port;
 
 fn key(c: char) -> AppEvent {
     AppEvent::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))

@@ -7,7 +7,6 @@
 //! Builds the binaries first with `cargo build --release -p faultline-engine -p faultline-demo
 //! --bins` (cargo releases its lock before running tests).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -41,9 +40,7 @@ fn build_binaries() {
     assert!(status.success(), "building the engine and demo binaries failed");
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
+use faultline_testkit::net::free_port;
 
 /// A child process, stopped with SIGTERM (then SIGKILL) when dropped.
 struct Proc {
@@ -124,20 +121,13 @@ async fn wait_healthy(name: &str, port: u16) {
     panic!("{name} did not become healthy at {url}");
 }
 
-/// Polls `check` until it returns Some, or fails after the deadline with `what`.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+/// Waits until `check` yields a value, failing after the deadline with `what`.
+async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    faultline_testkit::wait::eventually(what, DEADLINE, check).await
 }
 
 fn fast() -> OrderTiming {

@@ -212,20 +212,8 @@ impl Client {
 }
 
 /// Waits for a condition with a deadline (tests never sleep to synchronise).
-pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f().await {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+#[allow(unused_imports)]
+pub use faultline_testkit::wait::wait_until as eventually;
 
 pub fn kinds(events: &[HistoryEvent]) -> Vec<&'static str> {
     events.iter().map(|e| e.kind.name()).collect()

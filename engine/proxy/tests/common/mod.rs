@@ -2,7 +2,6 @@
 //! and waiting on a condition with a deadline (never sleeping to synchronise).
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -57,21 +56,9 @@ pub async fn round_trip(s: &mut TcpStream, msg: &[u8]) -> std::io::Result<Durati
     Ok(start.elapsed())
 }
 
-/// Polls `check` until it returns true, failing the test after `within`.
-pub async fn wait_until<F, Fut>(what: &str, within: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
+/// Waits for a condition with a deadline (shared with every crate's tests).
+#[allow(unused_imports)]
+pub use faultline_testkit::wait::wait_until;
 
 /// Reads until the peer closes; Ok(bytes) on a clean EOF, the error otherwise.
 pub async fn read_to_close(s: &mut TcpStream, within: Duration) -> std::io::Result<Vec<u8>> {
