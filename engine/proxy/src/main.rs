@@ -81,20 +81,10 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         server.shutdown().await;
         return Err(e).context("creating the configured proxies");
     }
-    wait_for_signal().await?;
+    faultline_sdk::pod::shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;
     tracing::info!("stopped cleanly");
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
-}

@@ -2,9 +2,8 @@
 //! runtime, tests) or by the `faultline-proxy` binary; plus the health probe the
 //! `healthcheck` subcommand runs.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -73,23 +72,4 @@ impl Drop for ProxyServer {
     }
 }
 
-/// The address to probe for a listen address: a wildcard is probed on loopback.
-pub fn probe_addr(listen: SocketAddr) -> SocketAddr {
-    if listen.ip().is_unspecified() {
-        let ip = if listen.is_ipv4() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { IpAddr::V6(Ipv6Addr::LOCALHOST) };
-        SocketAddr::new(ip, listen.port())
-    } else {
-        listen
-    }
-}
-
-/// GETs `http://<listen>/healthz`; Ok when it answers 2xx within 2 s.
-pub async fn probe(listen: SocketAddr) -> Result<(), String> {
-    let url = format!("http://{}/healthz", probe_addr(listen));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| e.to_string())?;
-    match client.get(&url).send().await {
-        Ok(resp) if resp.status().is_success() => Ok(()),
-        Ok(resp) => Err(format!("{url} answered {}", resp.status())),
-        Err(e) => Err(format!("{url} is not reachable: {e}")),
-    }
-}
+pub use faultline_sdk::pod::{probe, probe_addr};

@@ -71,6 +71,7 @@
 pub mod activity;
 pub mod client;
 pub mod error;
+pub mod pod;
 pub mod stream;
 pub mod wf;
 pub mod worker;
