@@ -36,6 +36,7 @@ pub mod engine;
 pub mod error;
 pub mod notify;
 pub mod processor;
+pub mod queue;
 pub mod schedule;
 pub mod server;
 pub mod state;
