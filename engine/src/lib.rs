@@ -34,6 +34,7 @@ pub mod clock;
 pub mod dispatch;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod notify;
 pub mod processor;
 pub mod queue;
