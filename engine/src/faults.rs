@@ -202,6 +202,11 @@ impl Faults {
         Ok(())
     }
 
+    /// Whether any fault is armed (one atomic load).
+    pub fn any_armed(&self) -> bool {
+        self.any.load(Ordering::Relaxed)
+    }
+
     pub fn list(&self) -> Vec<ArmedFault> {
         self.lock().armed.iter().map(|e| e.fault.clone()).collect()
     }

@@ -32,6 +32,7 @@ pub mod api;
 pub mod check;
 pub mod clock;
 pub mod dispatch;
+pub mod dual;
 pub mod engine;
 pub mod error;
 pub mod faults;
