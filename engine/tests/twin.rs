@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use faultline_engine::dual::{DualOptions, DualOrder, Mode};
+use faultline_engine::dual::{AckMode, DualOptions, DualOrder, Mode};
 use faultline_engine::engine::EngineOptions;
 use faultline_proto::*;
 use reqwest::StatusCode;
@@ -30,8 +30,12 @@ impl Drop for Twin {
 }
 
 async fn twin(mode: Mode, order: DualOrder) -> Twin {
+    twin_with(mode, DualOptions { order, ..Default::default() }).await
+}
+
+async fn twin_with(mode: Mode, dual: DualOptions) -> Twin {
     let dir = tempfile::tempdir().unwrap();
-    let options = EngineOptions { mode, dual: DualOptions { order, ..Default::default() }, ..Default::default() };
+    let options = EngineOptions { mode, dual, ..Default::default() };
     let clock = Arc::new(faultline_engine::clock::SystemClock);
     let server = faultline_engine::Server::start_with(&dir.path().join("e.db"), "127.0.0.1:0", clock, options)
         .await
@@ -262,4 +266,78 @@ async fn lost_task_crash_after_state_commit_in_dual_write_only() {
     let p = Proc1::spawn(&db, &[], None);
     let a = p.c.poll_activity("l", 5_000).await.expect("nothing lost: the task committed with the state");
     assert_eq!((a.seq, a.activity_type.as_str()), (1, "charge"));
+}
+
+/// Schedules activity `charge` for a new run of `id` on queue `q`.
+async fn schedule_charge(c: &Client, id: &str, q: &str) {
+    c.start(id, "Order", q, json!({})).await;
+    let wft = c.next_wft(q).await;
+    let (s, v) = c.complete_wft(&wft.task_token, vec![activity(1, "charge", ActivityOptions::default())]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_execution_completion_committed_then_no_ack() {
+    let t = twin_with(Mode::DualWrite, DualOptions { lease_ms: 300, ..Default::default() }).await;
+    let c = &t.c;
+    schedule_charge(c, "dup-1", "d").await;
+    arm(c, json!({"point": "after_complete_before_ack", "action": "error", "activity_type": "charge"})).await;
+    let a = c.next_activity("d").await;
+    let (s, _) = c.complete_activity(&a.task_token, json!("charged")).await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "committed, but the ack failed");
+    let again = c.poll_activity("d", 5_000).await.expect("redelivered once the lease expired");
+    assert_eq!((again.seq, &again.task_token), (1, &a.task_token), "the same task, executed a second time");
+    let (s, v) = c.complete_activity(&again.task_token, json!("charged")).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::CONFLICT, Some("stale_task_token")), "the state refuses the copy");
+    let (_, v) = c.get("/api/v1/admin/deliveries").await;
+    let activity: Vec<&Value> = v["deliveries"].as_array().unwrap().iter().filter(|d| d["kind"] == "activity").collect();
+    assert_eq!(activity.iter().map(|d| d["delivery"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2], "{v}");
+    assert!(c.poll_activity("d", 600).await.is_none(), "the refused copy's report acked the message");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ghost_task_enqueued_then_the_state_rolls_back() {
+    let t = twin(Mode::DualWrite, DualOrder::EnqueueFirst).await;
+    let c = &t.c;
+    arm(c, json!({"point": "after_enqueue_before_commit", "action": "error", "workflow_id_prefix": "ghost-"})).await;
+    let (s, _) = c.post(paths::WORKFLOWS, &json!({"workflow_id": "ghost-1", "workflow_type": "T", "task_queue": "g"})).await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    let (s, _) = c.get("/api/v1/workflows/ghost-1").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "the state rolled back");
+    assert!(c.poll_wft("g", 500).await.is_none(), "the state cannot start it, so it is dropped");
+    let (_, v) = c.get("/api/v1/admin/deliveries").await;
+    let d = &v["deliveries"][0];
+    assert_eq!((d["committed_event_id"].as_u64(), d["early"].as_bool()), (Some(0), Some(true)), "delivered for a run that never committed: {v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_completion_early_ack_then_failure() {
+    let t = twin_with(Mode::DualWrite, DualOptions { ack: AckMode::Early, lease_ms: 200, ..Default::default() }).await;
+    let c = &t.c;
+    schedule_charge(c, "ack-1", "k").await;
+    arm(c, json!({"point": "after_ack_before_complete", "action": "error", "activity_type": "charge"})).await;
+    let (s, _) = c.post(paths::ACTIVITY_TASK_POLL, &json!({"task_queue": "k", "worker": "w", "timeout_ms": 2000})).await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "acked on receipt, then the delivery failed");
+    assert!(c.poll_activity("k", 800).await.is_none(), "acked: never redelivered");
+    let d = c.describe("ack-1").await;
+    assert_eq!(d.pending_activities[0].state, PendingActivityState::Scheduled, "stuck on an activity nobody has");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_error_and_delay_points() {
+    let t = twin(Mode::Transactional, DualOrder::AfterCommit).await;
+    let c = &t.c;
+    arm(c, json!({"point": "before_commit", "action": "error", "workflow_id_prefix": "a-"})).await;
+    let (s, _) = c.post(paths::WORKFLOWS, &json!({"workflow_id": "a-1", "workflow_type": "T", "task_queue": "t"})).await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(c.get("/api/v1/workflows/a-1").await.0, StatusCode::NOT_FOUND, "nothing committed");
+    arm(c, json!({"point": "after_commit_before_reply", "action": "error", "workflow_id_prefix": "b-"})).await;
+    let (s, _) = c.post(paths::WORKFLOWS, &json!({"workflow_id": "b-1", "workflow_type": "T", "task_queue": "t"})).await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "an unanswered commit");
+    let wft = c.next_wft("t").await;
+    assert_eq!(wft.workflow_id, "b-1", "committed with its task");
+    arm(c, json!({"point": "after_commit_before_reply", "action": "delay", "delay_ms": 250, "workflow_type": "D"})).await;
+    let started = Instant::now();
+    c.start("d-1", "D", "t", json!({})).await;
+    assert!(started.elapsed() >= Duration::from_millis(250));
 }

@@ -20,7 +20,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use faultline_proto::{Command, EpochMillis};
+use faultline_proto::{Command, EpochMillis, TaskToken};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
@@ -152,6 +152,14 @@ impl Dual {
             _ => None,
         };
         let mut ctx = request_ctx(&req);
+        // A report names its activity by token only: its type is read in the transaction.
+        let reported_activity = match &req {
+            Request::ToTaskRun { token, .. } => match token.parse::<TaskToken>() {
+                Ok(TaskToken::Activity { run_id, seq, .. }) => Some((run_id, seq)),
+                _ => None,
+            },
+            _ => None,
+        };
         let faults = engine.faults();
         let conn = self.conn.lock().await;
         let now = engine.now();
@@ -159,10 +167,17 @@ impl Dual {
         let ran = {
             let mut cache = RunCache::default();
             let mut dtx = tx::DualTx::new(SqliteTx { conn: &conn, cache: &mut cache });
-            let mut p = Processor::new(&mut dtx, now);
-            let out = p.execute(req);
-            let notes = std::mem::take(&mut p.notes);
-            out.map(|resp| (resp, notes, dtx.out, dtx.ctx))
+            let noted = match &reported_activity {
+                Some((run_id, seq)) => dtx.note_activity(run_id, *seq),
+                None => Ok(()),
+            };
+            noted.and_then(|()| {
+                let mut p = Processor::new(&mut dtx, now);
+                let out = p.execute(req);
+                let notes = std::mem::take(&mut p.notes);
+                out.map(|resp| (resp, notes))
+            })
+            .map(|(resp, notes)| (resp, notes, dtx.out, dtx.ctx))
         };
         let (resp, notes, out, tctx) = match ran {
             Ok(r) => r,

@@ -23,6 +23,16 @@ impl<'a> DualTx<'a> {
         Self { inner, out: Vec::new(), ctx: FaultCtx::default() }
     }
 
+    /// Notes the type of a reported activity (for fault matching), before the report applies.
+    pub fn note_activity(&mut self, run_id: &str, seq: u64) -> Result<()> {
+        if let Some(s) = self.inner.load_run(run_id)? {
+            if let Some(a) = s.activities.get(&seq) {
+                self.ctx.activity_types.push(a.activity_type.clone());
+            }
+        }
+        Ok(())
+    }
+
     fn task(&mut self, s: &RunState, task: &NewTask) {
         if task.kind == TaskKind::Activity {
             if let Some(a) = s.activities.get(&task.seq) {
