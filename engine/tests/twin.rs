@@ -341,3 +341,19 @@ async fn transactional_error_and_delay_points() {
     c.start("d-1", "D", "t", json!({})).await;
     assert!(started.elapsed() >= Duration::from_millis(250));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_timer_state_committed_then_no_enqueue() {
+    let t = twin(Mode::DualWrite, DualOrder::AfterCommit).await;
+    let c = &t.c;
+    // Hits of after_state_commit for this type: the start (1), the workflow task's start (2),
+    // the completion that starts the timer (3).
+    arm(c, json!({"point": "after_state_commit", "action": "error", "workflow_type": "Sleepy", "nth": 3})).await;
+    c.start("sleep-1", "Sleepy", "s", json!({})).await;
+    let wft = c.next_wft("s").await;
+    let (s, _) = c.complete_wft(&wft.task_token, vec![Command::StartTimer { seq: 1, duration_ms: 50 }]).await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(c.describe("sleep-1").await.pending_timers.len(), 1, "committed as sleeping");
+    assert!(c.poll_wft("s", 800).await.is_none(), "past its fire time, nothing fired");
+    assert!(!kinds(&c.history("sleep-1").await).contains(&"timer_fired"));
+}
