@@ -21,6 +21,9 @@ async fn poll(engine: &Engine, kind: TaskKind, req: PollRequest) -> Result<Optio
         return Err(EngineError::BadRequest("task_queue is empty; name the queue to poll".into()));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_millis(req.timeout_ms.min(MAX_POLL_MS));
+    if let Some(dual) = engine.dual() {
+        return crate::dual::poll::poll(engine, dual, kind, &req, deadline).await;
+    }
     let notify = engine.notifier().queue(kind, &req.task_queue);
     let mut shutdown = engine.shutdown_signal();
     loop {

@@ -10,6 +10,8 @@ use rusqlite::Connection;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
+use crate::dual::{request_ctx, Dual, DualOptions, Mode};
+use crate::faults::{FaultPoint, Faults};
 use crate::error::{EngineError, Result};
 use crate::notify::Notifier;
 use crate::processor::{Request, Response};
@@ -36,6 +38,9 @@ struct Inner {
     pollers: Mutex<HashMap<(String, &'static str, String), EpochMillis>>,
     shutdown: watch::Sender<bool>,
     health: Arc<Health>,
+    faults: Arc<Faults>,
+    /// The dual-write twin's commit path and queue (`--mode dual-write`), else `None`.
+    dual: Option<Arc<Dual>>,
 }
 
 /// How to open an engine; `Default` is what the binary uses.
@@ -43,11 +48,17 @@ struct Inner {
 pub struct EngineOptions {
     /// How the WAL is made durable (tests inject a failing one).
     pub fsync: Arc<dyn WalSync>,
+    /// How a transition commits (`--mode`): the engine proper, or the dual-write twin.
+    pub mode: Mode,
+    /// The twin's order, ack mode and lease (ignored in transactional mode).
+    pub dual: DualOptions,
+    /// Faults armed at start, a JSON array of `faults::FaultSpec` (`--faults`).
+    pub faults: Option<String>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { fsync: Arc::new(FileSync) }
+        Self { fsync: Arc::new(FileSync), mode: Mode::Transactional, dual: DualOptions::default(), faults: None }
     }
 }
 
@@ -93,6 +104,14 @@ impl Engine {
             // (including those of tasks whose worker died) come back through their timeouts.
             tracing::info!(running, timers, last_cursor = last, "recovered from the store");
         }
+        let faults = Arc::new(Faults::new(clock.clone()));
+        if let Some(json) = &options.faults {
+            faults.arm_json(json)?;
+        }
+        let dual = match options.mode {
+            Mode::Transactional => None,
+            Mode::DualWrite => Some(Arc::new(Dual::open(path, options.dual).map_err(|e| e.at_startup(STARTUP_FIX))?)),
+        };
         let notifier = Arc::new(Notifier::new(last));
         let watermark = Watermark::new();
         let health = Arc::new(Health::default());
@@ -115,6 +134,8 @@ impl Engine {
                 pollers: Mutex::new(HashMap::new()),
                 shutdown: watch::channel(false).0,
                 health,
+                faults,
+                dual,
             }),
         };
         Ok((engine, WriterGuard(Some(handle))))
@@ -130,11 +151,48 @@ impl Engine {
 
     /// Executes a write request; returns once it is committed (durable) or refused.
     pub async fn exec(&self, req: Request) -> Result<Response> {
+        if let Some(dual) = &self.inner.dual {
+            return dual.exec(self, req).await;
+        }
+        if self.inner.faults.any_armed() {
+            return self.exec_with_faults(req).await;
+        }
         let out = self.inner.writer.exec(req).await;
         if let Err(e) = &out {
             self.inner.health.observe(e);
         }
         out
+    }
+
+    /// The transactional fault points: they sit around the group commit (the transaction
+    /// itself runs on the writer thread, which never waits on a fault).
+    async fn exec_with_faults(&self, req: Request) -> Result<Response> {
+        let ctx = request_ctx(&req);
+        self.inner.faults.hit(FaultPoint::BeforeCommit, &ctx).await?;
+        let out = self.inner.writer.exec(req).await;
+        if let Err(e) = &out {
+            self.inner.health.observe(e);
+        }
+        let out = out?;
+        self.inner.faults.hit(FaultPoint::AfterCommitBeforeReply, &ctx).await?;
+        Ok(out)
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.inner.faults
+    }
+
+    pub fn mode(&self) -> Mode {
+        if self.inner.dual.is_some() {
+            Mode::DualWrite
+        } else {
+            Mode::Transactional
+        }
+    }
+
+    /// The dual-write twin (`None` in transactional mode).
+    pub fn dual(&self) -> Option<&Arc<Dual>> {
+        self.inner.dual.as_ref()
     }
 
     /// What the engine knows about its store (`/healthz`).

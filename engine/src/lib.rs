@@ -25,6 +25,10 @@
 //! - [`dispatch`]: long-poll task queues; [`timers`]: the timer service; [`schedule`]: cron and
 //!   interval schedules; [`notify`]: post-commit wake-ups.
 //! - [`engine`]: the [`engine::Engine`] handle; [`api`]: the axum HTTP API; [`server`]: wiring.
+//! - [`dual`], [`queue`], [`faults`]: the dual-write twin of issue 13 (`--mode dual-write`):
+//!   the same processor committing the state in one store and publishing tasks and timers to a
+//!   separate durable queue afterwards, and the named fault points of both modes. The
+//!   transactional path above does not go through them (one atomic load when no fault is armed).
 //! - [`check`]: the offline check of a database (SQLite's integrity check plus the invariants
 //!   above: gapless histories, pending work of every open run, no orphan tasks or timers).
 
@@ -32,10 +36,13 @@ pub mod api;
 pub mod check;
 pub mod clock;
 pub mod dispatch;
+pub mod dual;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod notify;
 pub mod processor;
+pub mod queue;
 pub mod schedule;
 pub mod server;
 pub mod state;

@@ -10,6 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use faultline_engine::clock::SystemClock;
+use faultline_engine::dual::{AckMode, DualOptions, DualOrder, Mode};
+use faultline_engine::engine::EngineOptions;
 use faultline_engine::Server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -22,6 +24,23 @@ struct Cli {
     /// SQLite database file (created if missing).
     #[arg(long, env = "FAULTLINE_DB", default_value = "faultline.db")]
     db: PathBuf,
+    /// How transitions commit: `transactional` (everything in one transaction) or
+    /// `dual-write` (the race twin: state in the database, tasks and timers in `<db>.queue`).
+    #[arg(long, env = "FAULTLINE_MODE", default_value = "transactional")]
+    mode: Mode,
+    /// Dual-write only: publish tasks `after-commit` (Rails, Django) or `enqueue-first`.
+    #[arg(long, env = "FAULTLINE_DUAL_WRITE_ORDER", default_value = "after-commit")]
+    dual_write_order: DualOrder,
+    /// Dual-write only: ack a task's message `late` (after its completion commits) or
+    /// `early` (on receipt, Celery's default).
+    #[arg(long, env = "FAULTLINE_ACK", default_value = "late")]
+    ack: AckMode,
+    /// Dual-write only: the queue's visibility timeout (lease) in milliseconds.
+    #[arg(long, env = "FAULTLINE_VISIBILITY_TIMEOUT_MS", default_value_t = 30_000)]
+    visibility_timeout_ms: i64,
+    /// Faults armed at start: a JSON array of fault specs (see engine/README.md).
+    #[arg(long, env = "FAULTLINE_FAULTS")]
+    faults: Option<String>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -63,10 +82,16 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let server = Server::start(&cli.db, &cli.listen, Arc::new(SystemClock))
+    let options = EngineOptions {
+        mode: cli.mode,
+        dual: DualOptions { order: cli.dual_write_order, ack: cli.ack, lease_ms: cli.visibility_timeout_ms.max(1) },
+        faults: cli.faults.clone(),
+        ..Default::default()
+    };
+    let server = Server::start_with(&cli.db, &cli.listen, Arc::new(SystemClock), options)
         .await
         .with_context(|| format!("starting the engine on {} with database {}", cli.listen, cli.db.display()))?;
-    tracing::info!(addr = %server.addr, db = %cli.db.display(), "faultline-engine listening");
+    tracing::info!(addr = %server.addr, db = %cli.db.display(), mode = %cli.mode.as_str(), "faultline-engine listening");
     wait_for_signal().await?;
     tracing::info!("shutting down");
     server.shutdown().await;

@@ -32,6 +32,10 @@ pub enum Request {
     ToTaskRun { token: String, input: Input, eager: Option<EagerRequest> },
     Poll { kind: TaskKind, queue: String, worker: String },
     FireTimers { limit: usize },
+    /// Dual-write twin: fires one timer delivered by the queue.
+    FireTimer { owner: String, kind: TimerKind },
+    /// Dual-write twin: starts one task delivered by the queue (records its `*_started`).
+    StartTask { run_id: String, kind: TaskKind, seq: u64, worker: String },
     PutSchedule(ScheduleSpec),
     DeleteSchedule(String),
 }
@@ -181,6 +185,21 @@ impl<'a, S: StoreTx> Processor<'a, S> {
             }
             Request::Poll { kind, queue, worker } => Response::Polled(self.poll(kind, &queue, worker)?),
             Request::FireTimers { limit } => self.fire_timers(limit)?,
+            Request::FireTimer { owner, kind } => {
+                self.fire_timer(owner, kind)?;
+                Response::Done
+            }
+            Request::StartTask { run_id, kind, seq, worker } => {
+                let input = match kind {
+                    TaskKind::Workflow => Input::WorkflowTaskStart { worker },
+                    TaskKind::Activity => Input::ActivityStart { seq, worker },
+                };
+                match self.apply_to(&run_id, input) {
+                    Ok(t) if t.output != Output::None => Response::Polled(Some(self.claimed(&run_id, t)?)),
+                    Err(EngineError::Store(e)) => return Err(EngineError::Store(e)),
+                    _ => Response::Polled(None),
+                }
+            }
             Request::PutSchedule(spec) => Response::Schedule(self.put_schedule(spec)?),
             Request::DeleteSchedule(id) => {
                 if !self.store.delete_schedule(&id)? {
@@ -343,19 +362,23 @@ impl<'a, S: StoreTx> Processor<'a, S> {
         let fired = due.len();
         for timer in due {
             self.store.delete_timer(&timer.owner, &timer.kind)?;
-            if timer.owner == SCHEDULE_OWNER {
-                if let TimerKind::Schedule { schedule_id } = &timer.kind {
-                    self.fire_schedule(schedule_id)?;
-                }
-                continue;
-            }
-            match self.apply_to(&timer.owner, Input::TimerFired(timer.kind.clone())) {
-                Ok(_) | Err(EngineError::NotFound(_)) | Err(EngineError::Conflict(_)) => {}
-                Err(e) => return Err(e),
-            }
+            self.fire_timer(timer.owner, timer.kind)?;
         }
         self.drain_effects()?;
         Ok(Response::Fired { fired, next_at: self.store.next_timer_at()? })
+    }
+
+    fn fire_timer(&mut self, owner: String, kind: TimerKind) -> Result<()> {
+        if owner == SCHEDULE_OWNER {
+            if let TimerKind::Schedule { schedule_id } = &kind {
+                self.fire_schedule(schedule_id)?;
+            }
+            return Ok(());
+        }
+        match self.apply_to(&owner, Input::TimerFired(kind)) {
+            Ok(_) | Err(EngineError::NotFound(_)) | Err(EngineError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     fn put_schedule(&mut self, spec: ScheduleSpec) -> Result<ScheduleInfo> {

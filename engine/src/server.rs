@@ -37,7 +37,10 @@ impl Server {
         if let Some(warning) = exposure_warning(addr, in_container()) {
             tracing::warn!("{warning}");
         }
-        let timers = crate::timers::spawn(engine.clone());
+        let timers = match engine.dual() {
+            Some(dual) => crate::dual::poll::spawn_timers(engine.clone(), dual.clone()),
+            None => crate::timers::spawn(engine.clone()),
+        };
         let app = crate::api::router(engine.clone());
         let mut stop = engine.shutdown_signal();
         let http = tokio::spawn(async move {

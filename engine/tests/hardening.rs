@@ -195,7 +195,7 @@ async fn a_failed_fsync_stops_writes_until_a_restart() {
     let db = dir.path().join("fsync.db");
     let clock = Arc::new(faultline_engine::clock::SystemClock);
     let fault = Arc::new(FailingFsync::default());
-    let options = EngineOptions { fsync: fault.clone() };
+    let options = EngineOptions { fsync: fault.clone(), ..Default::default() };
     let server = faultline_engine::Server::start_with(&db, "127.0.0.1:0", clock.clone(), options).await.unwrap();
     let c = Client::new(format!("http://{}", server.addr));
     c.start("durable", "T", "q", json!(null)).await;

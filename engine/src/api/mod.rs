@@ -4,6 +4,7 @@
 //! 404 and 405 included. Every body is checked against `faultline_proto::limits` as it is
 //! parsed ([`parse_body`] requires [`Bounded`]), so no handler sees an out-of-bounds number.
 
+pub mod admin;
 pub mod events;
 pub mod schedules;
 pub mod tasks;
@@ -15,7 +16,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use faultline_proto::limits::Bounded;
 use faultline_proto::{codes, paths, ErrorBody};
@@ -109,8 +110,9 @@ async fn healthz(State(engine): State<Engine>) -> Response {
         Some(p) => Some(p),
         None => engine.read(crate::store::sqlite::read::probe).await.err(),
     };
+    let mode = [("x-faultline-mode", engine.mode().as_str())];
     match problem {
-        None => "ok".into_response(),
+        None => (mode, "ok").into_response(),
         Some(e) => {
             let mut body = ApiError::from(e);
             body.status = StatusCode::SERVICE_UNAVAILABLE;
@@ -173,6 +175,13 @@ pub fn router(engine: Engine) -> Router {
         .route(paths::SCHEDULES, post(schedules::create).get(schedules::list))
         .route("/api/v1/schedules/{id}", get(schedules::get).delete(schedules::delete))
         .route("/api/v1/task-queues/{name}", get(schedules::task_queue))
+        .route("/api/v1/admin/mode", get(admin::mode))
+        .route("/api/v1/admin/faults", post(admin::arm).get(admin::list))
+        .route("/api/v1/admin/faults/fired", get(admin::fired))
+        .route("/api/v1/admin/faults/{id}", delete(admin::disarm))
+        .route("/api/v1/admin/faults/{id}/release", post(admin::release))
+        .route("/api/v1/admin/queue", get(admin::queue))
+        .route("/api/v1/admin/deliveries", get(admin::deliveries))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(paths::MAX_BODY_BYTES))
