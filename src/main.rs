@@ -124,6 +124,10 @@ impl Common {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let opens_dashboard = matches!(cli.command, None | Some(Command::Attach { .. }) | Some(Command::Run { headless: false, .. }));
+    if !opens_dashboard {
+        faultline::logging::to_stderr();
+    }
     match cli.command {
         None => {
             let all_up = faultline::scenario::cli::default_dir(&cli.common.compose).join("all-up.toml");
@@ -191,6 +195,22 @@ fn main() -> anyhow::Result<()> {
 
 /// Opens the dashboard (`faultline`, `faultline run FILE`, `faultline attach`).
 fn dashboard(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Option<PathBuf>) -> anyhow::Result<()> {
+    // The dashboard owns the terminal: its own log (the SDK's warnings among others) goes to
+    // a file, named on exit when something was written to it.
+    let log = faultline::logging::dashboard_log_path();
+    let log_size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let before = log_size(&log);
+    if let Err(why) = faultline::logging::to_file(&log) {
+        eprintln!("no dashboard log: {why}");
+    }
+    let result = dashboard_session(common, mode, speed, bring_up, report);
+    if log_size(&log) > before {
+        eprintln!("Dashboard log: {}", log.display());
+    }
+    result
+}
+
+fn dashboard_session(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Option<PathBuf>) -> anyhow::Result<()> {
     let opts = faultline::dashboard::launch::LaunchOptions {
         mode,
         compose: common.compose.clone(),
