@@ -122,7 +122,16 @@ impl Common {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    // Errors a user can hit are messages, not crash reports: no backtrace, whatever
+    // RUST_BACKTRACE says (a panic still prints one).
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let opens_dashboard = matches!(cli.command, None | Some(Command::Attach { .. }) | Some(Command::Run { headless: false, .. }));
     if !opens_dashboard {
