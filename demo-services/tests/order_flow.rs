@@ -20,24 +20,9 @@ use faultline_sdk::{Client, ClientError};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
-
-/// target/<triple>/release, where this test binary's `deps/` directory lives.
+/// Where the release binaries are, built first (once per test process).
 fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target profile directory").to_path_buf()
-}
-
-fn build_binaries() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "faultline-engine", "-p", "faultline-demo", "--bins"])
-        .current_dir(workspace_root())
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building the engine and demo binaries failed");
+    faultline_testkit::bins::build_packages(&["faultline-engine", "faultline-demo"])
 }
 
 use faultline_testkit::net::free_port;
@@ -148,7 +133,7 @@ fn count(entries: &[Entry], kind: &str, order_id: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v1_bug_and_fix_end_to_end_each_order_charged_exactly_once() {
-    build_binaries();
+    bin_dir();
     let t0 = Instant::now();
     let mark = |what: &str| eprintln!("[{:>6} ms] {what}", t0.elapsed().as_millis());
     let dir = tempfile::tempdir().expect("temp dir");

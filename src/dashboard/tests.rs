@@ -429,3 +429,16 @@ fn log_lines_lose_their_timestamps() {
     assert!(text.contains("engine    no worker polling queue orders"), "{text}");
     assert!(!text.contains("2026-12-02T01:37"), "{text}");
 }
+
+#[test]
+fn a_setup_failure_shows_its_cause_in_the_narration_box_at_any_size() {
+    let mut app = App::new(AppOptions::default(), NOW);
+    app.update(AppEvent::Scenario(ScenarioEvent::Loaded { title: "bugged-pod".into(), description: "d".into(), steps: vec![] }));
+    let cause = "127.0.0.1:7233 is already in use; stop it, or run beside it with --project NAME --port-offset N";
+    app.update(AppEvent::Scenario(ScenarioEvent::SetupFailed { cause: cause.into() }));
+    for (w, h) in [(100, 30), (200, 60)] {
+        let text = screen_text(&render(&app, w, h));
+        assert!(text.contains("127.0.0.1:7233 is already in use"), "{w}x{h}: {text}");
+        assert!(text.contains("setup failed"), "{w}x{h}: {text}");
+    }
+}

@@ -46,6 +46,27 @@ pub fn release_binary(package: &str, name: &str, env_override: Option<&str>) -> 
     bin
 }
 
+/// Builds every binary of `packages` (once per test process and package set) and returns the
+/// directory they are in.
+pub fn build_packages(packages: &[&str]) -> PathBuf {
+    static BUILT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    let key = packages.join(",");
+    let built = BUILT.get_or_init(Mutex::default);
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.contains(&key) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--release", "--bins"]).current_dir(workspace_root());
+        for p in packages {
+            cmd.args(["-p", p]);
+        }
+        let status = cmd.status().unwrap_or_else(|e| panic!("cargo could not be run to build {key}: {e}"));
+        assert!(status.success(), "building {key} failed");
+        built.push(key);
+    }
+    release_dir()
+}
+
 /// The engine binary (`FAULTLINE_ENGINE_BIN` overrides).
 pub fn engine_binary() -> PathBuf {
     release_binary("faultline-engine", "faultline-engine", Some("FAULTLINE_ENGINE_BIN"))
