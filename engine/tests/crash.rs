@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Proc, Stdio};
+use std::process::{Child, Command as Proc};
 use std::time::Duration;
 
 use common::*;
@@ -24,29 +23,7 @@ struct Engine {
 impl Engine {
     /// Starts the binary on a free port and waits for its "listening" line.
     fn spawn(db: &Path) -> Engine {
-        let mut child = Proc::new(env!("CARGO_BIN_EXE_faultline-engine"))
-            .args(["--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn faultline-engine");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(i) = line.find("addr=") {
-                    let addr: String = line[i + 5..].split_whitespace().next().unwrap_or("").to_string();
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr);
-                    }
-                }
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(20)).expect("engine printed its address");
+        let (child, addr) = spawn_engine(db, &[], &[]);
         Engine { child, addr }
     }
 

@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command as Proc, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -187,32 +186,8 @@ struct Proc1 {
 
 impl Proc1 {
     fn spawn(db: &Path, args: &[&str], faults: Option<&str>) -> Proc1 {
-        let mut cmd = Proc::new(env!("CARGO_BIN_EXE_faultline-engine"));
-        cmd.args(["--listen", "127.0.0.1:0", "--db"]).arg(db).args(args);
-        if let Some(f) = faults {
-            cmd.env("FAULTLINE_FAULTS", f);
-        }
-        let mut child = cmd
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn faultline-engine");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(i) = line.find("addr=") {
-                    let addr: String = line[i + 5..].split_whitespace().next().unwrap_or("").to_string();
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr);
-                    }
-                }
-            }
-        });
-        let addr = rx.recv_timeout(Duration::from_secs(20)).expect("engine printed its address");
+        let env: Vec<(&str, &str)> = faults.map(|f| ("FAULTLINE_FAULTS", f)).into_iter().collect();
+        let (child, addr) = spawn_engine(db, args, &env);
         Proc1 { child, c: Client::new(format!("http://{addr}")) }
     }
 }

@@ -10,6 +10,39 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+/// Starts the real engine binary on a free port with database `db` (plus `args` and `env`)
+/// and waits for its "listening" line; the child and the address it listens on.
+pub fn spawn_engine(db: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline-engine"))
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn faultline-engine");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(i) = line.find("addr=") {
+                let addr: String = line[i + 5..].split_whitespace().next().unwrap_or("").to_string();
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(addr);
+                }
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(20)).expect("engine printed its address");
+    (child, addr)
+}
+
 /// An in-process engine on a real SQLite file in a temporary directory, served on 127.0.0.1:0.
 pub struct TestEngine {
     _dir: tempfile::TempDir,
