@@ -442,3 +442,18 @@ fn a_setup_failure_shows_its_cause_in_the_narration_box_at_any_size() {
         assert!(text.contains("setup failed"), "{w}x{h}: {text}");
     }
 }
+
+#[test]
+fn the_header_names_the_step_the_narration_belongs_to_and_failures_lead_with_their_code() {
+    let mut app = App::new(AppOptions::default(), NOW);
+    let steps = vec![StepInfo { title: "Orders arrive".into(), trigger: "presenter".into() }, StepInfo { title: "Retry now".into(), trigger: "presenter".into() }];
+    app.update(AppEvent::Scenario(ScenarioEvent::Loaded { title: "bugged-pod".into(), description: "d".into(), steps }));
+    app.update(AppEvent::Scenario(ScenarioEvent::StepStarted { index: 0, narration: "Six orders arrive.".into() }));
+    app.update(AppEvent::Scenario(ScenarioEvent::Waiting { index: 1, text: "presenter (space)".into(), presenter: true }));
+    let text = screen_text(&render(&app, 100, 30));
+    assert!(text.contains("step 1/2: Orders arrive") && text.contains("Six orders arrive."), "{text}");
+    assert_eq!(
+        super::ui::history_key_words("payment failed (500 AmountMismatch): amount mismatch on order 6"),
+        "500 AmountMismatch · amount mismatch on order 6"
+    );
+}

@@ -110,6 +110,9 @@ pub struct ScenarioView {
     pub description: String,
     pub steps: Vec<(StepInfo, StepStatus)>,
     pub current: Option<usize>,
+    /// The last step that started: the one the narration belongs to, so the header names it
+    /// (and not the step that waits next).
+    pub narrated: Option<usize>,
     pub narration: String,
     /// (name, verdict: None while watched, measured value)
     pub expectations: Vec<(String, Option<Verdict>, String)>,
@@ -135,6 +138,7 @@ impl ScenarioView {
                 self.description = description;
                 self.steps = steps.into_iter().map(|s| (s, StepStatus::Pending)).collect();
                 self.current = None;
+                self.narrated = None;
                 self.expectations.clear();
                 self.finished = None;
             }
@@ -156,6 +160,7 @@ impl ScenarioView {
                     s.1 = StepStatus::Running;
                 }
                 self.current = Some(index);
+                self.narrated = Some(index);
                 if !narration.is_empty() {
                     self.narration = one_paragraph(&narration);
                 }

@@ -58,8 +58,15 @@ fn short_name(kind: &EventKind) -> &'static str {
 }
 
 /// A failure message with the words that say nothing taken out (`returned`, the HTTP reason
-/// phrase), so a narrow line reaches the words that matter.
+/// phrase), so a narrow line reaches the words that matter. A code in parentheses
+/// (`payment failed (500 AmountMismatch): …`) comes first: it is what tells failures apart.
 pub(crate) fn key_words(message: &str) -> String {
+    if let (Some(open), Some(close)) = (message.find('('), message.find(')')) {
+        if open < close && open < 40 {
+            let rest = message[close + 1..].trim_start_matches([':', ' ']);
+            return format!("{} · {rest}", &message[open + 1..close]);
+        }
+    }
     let mut m = message.to_string();
     for noise in [" Internal Server Error", " Service Unavailable", " Bad Gateway", "returned ", "HTTP "] {
         m = m.replace(noise, "");

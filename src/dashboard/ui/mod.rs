@@ -19,6 +19,9 @@ mod scenario;
 mod status;
 mod workflows;
 
+#[cfg(test)]
+pub(crate) use history::key_words as history_key_words;
+
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};

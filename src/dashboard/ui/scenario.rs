@@ -15,7 +15,7 @@ use crate::scenario::report::Verdict;
 pub fn narration(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let t = &app.theme;
     let Some(sc) = &app.scenario else { return };
-    let step = match sc.current {
+    let step = match sc.narrated {
         Some(i) => format!(" {} · step {}/{}: {} ", sc.title, i + 1, sc.steps.len(), sc.steps.get(i).map(|s| s.0.title.as_str()).unwrap_or("")),
         None => format!(" {} ", sc.title),
     };
