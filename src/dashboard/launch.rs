@@ -10,6 +10,7 @@ use super::run::{run_dashboard, DashboardError, DashboardExit, DashboardOptions}
 use super::theme::ThemeName;
 use crate::runtime::{self, Access, PodRuntime, Project, RuntimeChoice};
 use crate::scenario::runner::{self, RunConfig};
+use crate::scenario::report::Verdict;
 use crate::scenario::{self, Context, ScenarioError};
 
 /// The engine's address when no runtime tells it.
@@ -116,7 +117,12 @@ pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
         eprintln!("Report written to {}", path.display());
     }
     if let Some(r) = &exit.report {
-        eprintln!("Scenario {}: {}", r.title, if r.passed { "all expectations met" } else { "an expectation failed" });
+        let verdict = match r.verdict {
+            Verdict::Passed => "all expectations met".to_string(),
+            Verdict::Failed => format!("an expectation failed{}", r.aborted.as_ref().map(|a| format!(" ({a})")).unwrap_or_default()),
+            Verdict::NotEvaluated => "not evaluated (the run was stopped before its end)".to_string(),
+        };
+        eprintln!("Scenario {}: {verdict}", r.title);
     }
     Ok(exit)
 }
