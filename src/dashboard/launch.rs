@@ -75,7 +75,8 @@ pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
             let ctx = Context::from_compose(&o.compose)?;
             let sc = scenario::load(path, &ctx).map_err(ScenarioError::from)?;
             // Refuses, naming the holder, when another Faultline controls this project.
-            let connected = runtime::connect(o.runtime, &o.compose, &o.project, Access::Control).await?;
+            let project = scenario::cli::project_for(&o.project, &sc, &ctx);
+            let connected = runtime::connect(o.runtime, &o.compose, &project, Access::Control).await?;
             if let Some(n) = &connected.notice {
                 eprintln!("{n}");
             }
@@ -88,7 +89,8 @@ pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
             let client = faultline_sdk::Client::new(rt.engine_url()).map_err(|e| ScenarioError::Engine(e.to_string()))?;
             let cfg = RunConfig { speed, auto_advance: false, bring_up: o.bring_up, terminate_leftovers: false, ..RunConfig::default() };
             opts.engine_url = rt.engine_url();
-            opts.scenario = Some(runner::spawn(rt.clone(), Arc::new(client), sc, cfg, Arc::new(SystemClock)));
+            let twin = scenario::headless::twin_client(rt.as_ref())?;
+            opts.scenario = Some(runner::spawn_with_twin(rt.clone(), Arc::new(client), twin, sc, cfg, Arc::new(SystemClock)));
             opts.runtime = Some(rt);
         }
         Mode::Attach { engine_url } => {

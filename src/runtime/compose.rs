@@ -8,14 +8,17 @@
 //! order (dependencies first, otherwise file order).
 //!
 //! The `x-faultline-images` extension maps each image reference to the workspace binary
-//! packed into it; it is read into [`Topology::images`].
+//! packed into it; it is read into [`Topology::images`]. Compose's `profiles` are kept on each
+//! pod ([`PodSpec::profiles`]: a pod with profiles runs only when one of them is active, see
+//! [`super::Project::with_profiles`]), and the `x-faultline-twin` extension names the race
+//! twin's profile, engine pod and order-id prefix ([`Topology::twin`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_norway::{Mapping, Value};
 
-use super::{HealthCheck, PodSpec, PortMapping, RuntimeError, Topology};
+use super::{HealthCheck, PodSpec, PortMapping, RuntimeError, Topology, TwinSpec};
 
 /// Reads and parses a compose file.
 pub fn load(path: &Path) -> Result<Topology, RuntimeError> {
@@ -85,7 +88,23 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, RuntimeError> {
     }
 
     let pods = order(pods).map_err(err)?;
-    Ok(Topology { pods, network, volumes, images, image_order })
+    let twin = match get(root, "x-faultline-twin") {
+        None => None,
+        Some(v) => Some(parse_twin(v, &pods).map_err(|m| err(format!("`x-faultline-twin`: {m}")))?),
+    };
+    Ok(Topology { pods, network, volumes, images, image_order, twin })
+}
+
+/// `x-faultline-twin: {profile, engine, order_prefix}`: the engine must be a pod of the profile.
+fn parse_twin(v: &Value, pods: &[PodSpec]) -> Result<TwinSpec, String> {
+    let m = v.as_mapping().ok_or("must be a mapping with `profile`, `engine` and `order_prefix`")?;
+    let field = |k: &str| get(m, k).and_then(scalar).filter(|s| !s.is_empty()).ok_or_else(|| format!("needs a non-empty `{k}`"));
+    let twin = TwinSpec { profile: field("profile")?, engine: field("engine")?, order_prefix: field("order_prefix")? };
+    let engine = pods.iter().find(|p| p.name == twin.engine).ok_or_else(|| format!("engine `{}` is not a service", twin.engine))?;
+    if !engine.profiles.contains(&twin.profile) {
+        return Err(format!("engine `{}` must be in the profile `{}` (add `profiles: [{}]`)", twin.engine, twin.profile, twin.profile));
+    }
+    Ok(twin)
 }
 
 fn parse_service(name: &str, svc: &Mapping, volumes: &[String]) -> Result<PodSpec, String> {
@@ -142,6 +161,7 @@ fn parse_service(name: &str, svc: &Mapping, volumes: &[String]) -> Result<PodSpe
         Some(_) => return Err("`depends_on` must be a list or a mapping".into()),
     };
     let user = get(svc, "user").and_then(scalar);
+    let profiles = strings(svc, "profiles")?;
     let read_only = match get(svc, "read_only") {
         None => false,
         Some(Value::Bool(b)) => *b,
@@ -157,6 +177,7 @@ fn parse_service(name: &str, svc: &Mapping, volumes: &[String]) -> Result<PodSpe
         depends_on,
         user,
         read_only,
+        profiles,
     })
 }
 
@@ -332,7 +353,25 @@ mod tests {
         let t = real();
         let pos = |n: &str| t.pods.iter().position(|p| p.name == n).expect(n);
         assert!(pos("engine") < pos("worker"));
-        assert_eq!(t.pods.len(), 6);
+        assert!(pos("engine-dw") < pos("worker-dw"));
+        assert_eq!(t.pods.iter().filter(|p| p.profiles.is_empty()).count(), 6, "the normal demo has six pods");
+    }
+
+    #[test]
+    fn the_twin_is_a_profile_named_by_the_extension() {
+        let t = real();
+        let twin = t.twin.as_ref().expect("x-faultline-twin");
+        assert_eq!((twin.profile.as_str(), twin.engine.as_str(), twin.order_prefix.as_str()), ("twin", "engine-dw", "dw-"));
+        let dw = t.pod("engine-dw").unwrap();
+        assert_eq!(dw.environment.get("FAULTLINE_MODE").map(String::as_str), Some("dual-write"));
+        assert_eq!(t.pod("worker-dw").unwrap().environment.get("FAULTLINE_ENGINE_URL").map(String::as_str), Some("http://engine-dw:7233"));
+        assert_ne!(dw.volumes, t.pod("engine").unwrap().volumes, "each engine has its own database");
+
+        let bad = "services:\n  a: {image: i}\nx-faultline-twin: {profile: twin, engine: a, order_prefix: dw-}\n";
+        let e = parse(bad, "t.yml").unwrap_err().to_string();
+        assert!(e.contains("x-faultline-twin") && e.contains("profiles: [twin]"), "{e}");
+        let e = parse("services:\n  a: {image: i}\nx-faultline-twin: {profile: twin}\n", "t.yml").unwrap_err().to_string();
+        assert!(e.contains("`engine`"), "{e}");
     }
 
     const BASE: &str = "services:\n  a:\n    image: x/a:1\n";

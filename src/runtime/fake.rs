@@ -50,6 +50,7 @@ impl FakeRuntime {
             depends_on: Vec::new(),
             user: None,
             read_only: true,
+            profiles: Vec::new(),
         };
         let images = [
             ("faultline/engine:latest", "faultline-engine"),
@@ -63,6 +64,7 @@ impl FakeRuntime {
             volumes: Vec::new(),
             images: images.iter().map(|(i, b)| (i.to_string(), b.to_string())).collect(),
             image_order: images.iter().map(|(i, _)| i.to_string()).collect(),
+            twin: None,
         })
     }
 

@@ -44,6 +44,9 @@ use std::time::SystemTime;
 
 use futures::stream::BoxStream;
 
+/// The pod of the (transactional) workflow engine in docker-compose.yml.
+pub const ENGINE_POD: &str = "engine";
+
 /// Label carried by every container, network and volume Faultline creates.
 pub const MANAGED_LABEL: &str = "dev.faultline.managed";
 
@@ -63,6 +66,9 @@ pub struct PodSpec {
     pub depends_on: Vec<String>,
     pub user: Option<String>,
     pub read_only: bool,
+    /// Compose `profiles`: empty for a pod that always runs; otherwise it runs only when one
+    /// of them is active (the race twin's pods are in `twin`).
+    pub profiles: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +98,20 @@ pub struct Topology {
     /// The keys of `x-faultline-images` in file order: a pod's versions are listed in this
     /// order (the dashboard's `b` key deploys the first, `f` the second).
     pub image_order: Vec<String>,
+    /// `x-faultline-twin`: the dual-write twin, when the compose file declares one.
+    pub twin: Option<TwinSpec>,
+}
+
+/// The race twin of the compose file (`x-faultline-twin`): a second engine in dual-write
+/// mode and its worker, in their own compose profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwinSpec {
+    /// The compose profile of the twin's pods (`twin`).
+    pub profile: String,
+    /// The dual-write engine pod (`engine-dw`).
+    pub engine: String,
+    /// Put before the twin's order ids (`dw-`), so both sides' orders stay apart.
+    pub order_prefix: String,
 }
 
 impl Topology {
@@ -327,10 +347,16 @@ impl std::fmt::Debug for dyn Describe {
 pub trait PodRuntime: Describe {
     /// Base URL of the engine's HTTP API as reachable from this process.
     fn engine_url(&self) -> String {
-        self.topology().host_url("engine").unwrap_or_else(|| "http://127.0.0.1:7233".into())
+        self.topology().host_url(ENGINE_POD).unwrap_or_else(|| "http://127.0.0.1:7233".into())
     }
     /// Gets what the pods run ready: Docker builds the binaries and the images that are
     /// missing or out of date; local processes locate (or build) the binaries.
+    /// Base URL of the dual-write twin's engine, when the topology runs it (a scenario with
+    /// `[setup] twin = true` activates its compose profile).
+    fn twin_engine_url(&self) -> Option<String> {
+        let twin = self.topology().twin.as_ref()?;
+        self.topology().host_url(&twin.engine)
+    }
     async fn prepare(&self, progress: Progress<'_>) -> Result<(), RuntimeError>;
     /// Brings the whole topology up (network, volumes, pods in dependency order) and waits
     /// until every pod with a health check is healthy. A pod whose container runs another

@@ -47,6 +47,7 @@ mod tests {
             depends_on: vec![],
             user: None,
             read_only: true,
+            profiles: Vec::new(),
         }
     }
 

@@ -7,6 +7,10 @@
 //! project: containers `<project>-<pod>`, the network `<project>` (the compose network
 //! `faultline`), volumes `<project>-<volume>`. The default project `faultline` keeps the
 //! names Faultline always used.
+//!
+//! A project also says which compose profiles are active: pods with `profiles:` (the race
+//! twin's) are part of the topology only when one of their profiles is ([`Project::apply`]),
+//! so the normal demo neither starts nor shows them.
 
 use std::collections::HashMap;
 
@@ -22,11 +26,13 @@ pub const PROJECT_LABEL: &str = "dev.faultline.project";
 pub struct Project {
     name: String,
     port_offset: u16,
+    /// Active compose profiles (e.g. `twin`).
+    profiles: Vec<String>,
 }
 
 impl Default for Project {
     fn default() -> Self {
-        Project { name: DEFAULT_PROJECT.into(), port_offset: 0 }
+        Project { name: DEFAULT_PROJECT.into(), port_offset: 0, profiles: Vec::new() }
     }
 }
 
@@ -43,7 +49,23 @@ impl Project {
                  starting with a letter or digit (e.g. `--project talk2`)"
             )));
         }
-        Ok(Project { name: name.into(), port_offset })
+        Ok(Project { name: name.into(), port_offset, profiles: Vec::new() })
+    }
+
+    /// The same project with `profiles` active too (`docker compose --profile P`).
+    pub fn with_profiles<S: Into<String>>(mut self, profiles: impl IntoIterator<Item = S>) -> Self {
+        for p in profiles {
+            let p = p.into();
+            if !self.profiles.contains(&p) {
+                self.profiles.push(p);
+            }
+        }
+        self
+    }
+
+    /// The active compose profiles.
+    pub fn profiles(&self) -> &[String] {
+        &self.profiles
     }
 
     pub fn name(&self) -> &str {
@@ -81,8 +103,13 @@ impl Project {
         format!("{PROJECT_LABEL}={}", self.name)
     }
 
-    /// The topology with every published host port moved by the offset.
+    /// The topology of this project: the pods of inactive profiles (and the volumes only they
+    /// use) left out, every published host port moved by the offset.
     pub fn apply(&self, mut topology: Topology) -> Result<Topology, RuntimeError> {
+        topology.pods.retain(|p| p.profiles.is_empty() || p.profiles.iter().any(|x| self.profiles.contains(x)));
+        let used: std::collections::BTreeSet<&str> = topology.pods.iter().flat_map(|p| p.volumes.iter().map(|(v, _)| v.as_str())).collect();
+        let volumes = topology.volumes.iter().filter(|v| used.contains(v.as_str())).cloned().collect();
+        topology.volumes = volumes;
         if self.port_offset == 0 {
             return Ok(topology);
         }
@@ -129,5 +156,17 @@ mod tests {
         assert_eq!(moved.host_url("engine").as_deref(), Some("http://127.0.0.1:8233"));
         let e = Project::new("x", 60000).unwrap().apply(t).unwrap_err().to_string();
         assert!(e.contains("65535"), "{e}");
+    }
+
+    #[test]
+    fn profile_pods_run_only_when_their_profile_is_active() {
+        let t = compose::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yml")).unwrap();
+        let plain = Project::default().apply(t.clone()).unwrap();
+        assert!(plain.pod("engine-dw").is_err() && plain.pod("worker-dw").is_err());
+        assert!(!plain.volumes.iter().any(|v| v == "engine-dw-data"), "no twin volume for the normal demo");
+        assert_eq!(plain.pods.len(), t.pods.iter().filter(|p| p.profiles.is_empty()).count());
+        let twin = Project::default().with_profiles(["twin"]).apply(t.clone()).unwrap();
+        assert!(twin.pod("engine-dw").is_ok() && twin.pod("worker-dw").is_ok() && twin.pod("engine").is_ok());
+        assert_eq!(twin.host_url("engine-dw").as_deref(), Some("http://127.0.0.1:7243"));
     }
 }

@@ -63,8 +63,9 @@ pub async fn run_headless(
     // Validate before touching any pod: a typo must not cost a topology start.
     let ctx = Context::from_compose(compose)?;
     let scenario = super::load(path, &ctx)?;
+    let project = project_for(project, &scenario, &ctx);
     let connected =
-        runtime::connect(choice, compose, project, Access::Control).await.map_err(|e| ScenarioError::Runtime(e.to_string()))?;
+        runtime::connect(choice, compose, &project, Access::Control).await.map_err(|e| ScenarioError::Runtime(e.to_string()))?;
     if let Some(n) = &connected.notice {
         eprintln!("{n}");
     }
@@ -77,4 +78,13 @@ pub async fn run_headless(
     let down_after = !rt.pods_outlive_faultline();
     let report = headless::run(rt, scenario, HeadlessOptions { speed, report, bring_up, down_after }).await?;
     Ok(report.verdict)
+}
+
+/// The project a scenario runs on: with the twin's compose profile active when it sets
+/// `[setup] twin = true` (the normal demo never starts the twin's pods).
+pub fn project_for(project: &Project, scenario: &super::Scenario, ctx: &Context) -> Project {
+    match (scenario.twin, ctx.twin()) {
+        (true, Some(t)) => project.clone().with_profiles([t.profile.clone()]),
+        _ => project.clone(),
+    }
 }

@@ -6,17 +6,38 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::error::ScenarioError;
-use crate::runtime::{compose, Topology};
+use crate::runtime::{compose, Topology, TwinSpec};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
     /// pod -> versions (image tags) it can run, in topology order.
     pods: Vec<(String, Vec<String>)>,
+    /// The race twin, and the pods of its profile.
+    twin: Option<(TwinSpec, Vec<String>)>,
 }
 
 impl Context {
     pub fn from_topology(t: &Topology) -> Self {
-        Context { pods: t.pods.iter().map(|p| (p.name.clone(), t.versions_of(&p.name))).collect() }
+        let twin = t.twin.clone().map(|tw| {
+            let pods = t.pods.iter().filter(|p| p.profiles.contains(&tw.profile)).map(|p| p.name.clone()).collect();
+            (tw, pods)
+        });
+        Context { pods: t.pods.iter().map(|p| (p.name.clone(), t.versions_of(&p.name))).collect(), twin }
+    }
+
+    /// The race twin of the topology, if it declares one.
+    pub fn twin(&self) -> Option<&TwinSpec> {
+        self.twin.as_ref().map(|(t, _)| t)
+    }
+
+    /// Whether `pod` runs only with the twin (a scenario must set `[setup] twin = true`).
+    pub fn is_twin_pod(&self, pod: &str) -> bool {
+        self.twin.as_ref().is_some_and(|(_, pods)| pods.iter().any(|p| p == pod))
+    }
+
+    /// The transactional engine's pod.
+    pub fn engine_pod(&self) -> &'static str {
+        crate::runtime::ENGINE_POD
     }
 
     /// Reads docker-compose.yml (or another compose file).
@@ -27,7 +48,7 @@ impl Context {
 
     /// A context from explicit names (tests and tools that have no compose file at hand).
     pub fn from_pods(pods: BTreeMap<String, Vec<String>>) -> Self {
-        Context { pods: pods.into_iter().collect() }
+        Context { pods: pods.into_iter().collect(), twin: None }
     }
 
     pub fn pods(&self) -> Vec<String> {

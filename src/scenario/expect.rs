@@ -9,6 +9,7 @@ use faultline_proto::WorkflowStatus;
 use super::ledger::{self, LedgerSnapshot};
 use super::model::{fmt_duration, Check, Expectation};
 use super::report::{ExpectationResult, Verdict};
+use crate::checker::CheckReport;
 use crate::projection::Projection;
 
 /// A pod came back: a start, restart, unpause, reconnect or deploy of it returned.
@@ -34,6 +35,8 @@ pub struct Evidence {
     /// workflow id -> the demo's order id (what the ledgers record).
     pub order_ids: BTreeMap<String, String>,
     pub comebacks: Vec<Comeback>,
+    /// The race checker's report (both sides of the twin), when a check needs it.
+    pub race: Option<Result<CheckReport, String>>,
 }
 
 /// Recovery after the last comeback of `pod`: when the last order open then closed.
@@ -67,7 +70,9 @@ pub fn holds_live(check: &Check, projection: &Projection, comebacks: &[Comeback]
         Check::TimersFiredAtLeast(n) => c.timers_fired >= *n,
         Check::RecoveryAtMost { pod, .. } => recovery_ms(pod, comebacks, projection).is_ok(),
         Check::NoneFailed => c.failed == 0,
-        Check::NoneLost | Check::ChargedExactlyOnce | Check::NoDuplicateEffects => return None,
+        Check::NoneLost | Check::ChargedExactlyOnce | Check::NoDuplicateEffects | Check::NoAnomalies { .. } | Check::Anomalies { .. } => {
+            return None
+        }
     })
 }
 
@@ -135,6 +140,29 @@ pub fn evaluate(e: &Expectation, projection: &Projection, ev: &Evidence, late: b
             Some(Err(e)) => (false, format!("ledger audit failed: {e}")),
             None => (false, "ledger audit not run".into()),
         },
+        Check::NoAnomalies { side } => match side_report(ev, *side) {
+            Ok(r) => {
+                let found: Vec<String> = crate::checker::AnomalyKind::ALL
+                    .iter()
+                    .filter(|k| k.engine_level() && r.counters.get(**k) > 0)
+                    .map(|k| format!("{} {}", r.counters.get(*k), k.title()))
+                    .collect();
+                let n = r.counters.engine_level();
+                if n == 0 {
+                    (true, format!("0 engine-level anomalies in {} orders", r.orders))
+                } else {
+                    (false, format!("{n} engine-level anomalies: {}", found.join(", ")))
+                }
+            }
+            Err(why) => (false, why),
+        },
+        Check::Anomalies { side, kind, at_least } => match side_report(ev, *side) {
+            Ok(r) => {
+                let n = r.counters.get(*kind);
+                (n >= *at_least, format!("{n} {} in {} orders", kind.title(), r.orders))
+            }
+            Err(why) => (false, why),
+        },
         Check::RetriesAtLeast(n) => {
             let c = projection.counts().retries_seen;
             (c >= *n, format!("{c} retries seen"))
@@ -155,6 +183,15 @@ pub fn evaluate(e: &Expectation, projection: &Projection, ev: &Evidence, late: b
     }
     let verdict = if passed { Verdict::Passed } else { Verdict::Failed };
     ExpectationResult { expectation: e.check.describe(), verdict, measured, line: e.line }
+}
+
+/// The checker's report of one side, or why there is none.
+fn side_report(ev: &Evidence, side: crate::checker::Side) -> Result<&crate::checker::SideReport, String> {
+    match &ev.race {
+        Some(Ok(r)) => r.side(side).ok_or_else(|| format!("the {} side was not checked (does the scenario run the twin?)", side.title())),
+        Some(Err(e)) => Err(format!("race checker failed: {e}")),
+        None => Err("race checker not run".into()),
+    }
 }
 
 fn list(ids: &[&String]) -> String {

@@ -38,6 +38,9 @@ pub struct RawSetup {
     /// pod -> image tag, e.g. `payment = "v1-bugged"`.
     #[serde(default)]
     pub versions: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// Run the dual-write twin beside the transactional engine (races side by side).
+    #[serde(default)]
+    pub twin: Option<Spanned<bool>>,
 }
 
 /// The orders a run starts.
@@ -179,6 +182,39 @@ pub struct RawAction {
     /// `wait` with `until`: how long before the run is aborted.
     #[serde(default)]
     pub timeout: Option<Spanned<String>>,
+    /// `fault`: the fault point, e.g. `after_state_commit`.
+    #[serde(default)]
+    pub point: Option<Spanned<String>>,
+    /// `fault`: what the point does (`crash`, `error`, `delay`, `hold`).
+    #[serde(default, rename = "action")]
+    pub fault_action: Option<Spanned<String>>,
+    /// `fault` with `action = "delay"`: how long.
+    #[serde(default)]
+    pub delay: Option<Spanned<String>>,
+    /// `fault`: which requests it fires on.
+    #[serde(default, rename = "match")]
+    pub matcher: Option<Spanned<RawFaultMatch>>,
+    /// `fault`, `release_faults`: `transactional`, `dual-write` or `both` (the default).
+    #[serde(default)]
+    pub side: Option<Spanned<String>>,
+}
+
+/// Which requests a fault fires on; keys left out match anything.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFaultMatch {
+    /// A workflow type, e.g. `Order`.
+    #[serde(default)]
+    pub workflow_type: Option<Spanned<String>>,
+    /// An activity type: a transition that schedules, starts, completes or fails one.
+    #[serde(default)]
+    pub activity_type: Option<Spanned<String>>,
+    /// The workload's order number (1-based): that order's workflow id on each side.
+    #[serde(default)]
+    pub order: Option<Spanned<i64>>,
+    /// Fire from the n-th matching hit on (1-based).
+    #[serde(default)]
+    pub nth: Option<Spanned<i64>>,
 }
 
 /// An expectation: `check` names it; the other keys are its arguments.
@@ -195,6 +231,12 @@ pub struct RawExpectation {
     /// Must hold no later than this long after the last step started (unscaled).
     #[serde(default)]
     pub within: Option<Spanned<String>>,
+    /// `no_anomalies`, `anomalies`: which side of the twin (`transactional`, `dual-write`).
+    #[serde(default)]
+    pub side: Option<Spanned<String>>,
+    /// `anomalies`: which counter of the race checker, e.g. `lost_task`.
+    #[serde(default)]
+    pub kind: Option<Spanned<String>>,
 }
 
 /// Parses the TOML text; the error carries the byte span toml reports, if any.

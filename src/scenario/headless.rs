@@ -33,6 +33,14 @@ pub fn engine_client(rt: &dyn PodRuntime) -> Result<Client, ScenarioError> {
     Client::new(rt.engine_url()).map_err(|e| ScenarioError::Engine(e.to_string()))
 }
 
+/// The client of the dual-write twin's engine, when the runtime runs it.
+pub fn twin_client(rt: &dyn PodRuntime) -> Result<Option<Arc<dyn runner::EngineApi>>, ScenarioError> {
+    match rt.twin_engine_url() {
+        Some(url) => Ok(Some(Arc::new(Client::new(url).map_err(|e| ScenarioError::Engine(e.to_string()))?))),
+        None => Ok(None),
+    }
+}
+
 /// Runs a scenario headless, printing progress to stdout. Returns the report; the run passed
 /// when `report.passed`.
 pub async fn run(rt: Arc<dyn PodRuntime>, scenario: Scenario, opts: HeadlessOptions) -> Result<Report, ScenarioError> {
@@ -46,7 +54,8 @@ pub async fn run(rt: Arc<dyn PodRuntime>, scenario: Scenario, opts: HeadlessOpti
     let client = engine_client(rt.as_ref())?;
     let keep = rt.clone();
     let cfg = RunConfig { speed: opts.speed, auto_advance: true, bring_up: opts.bring_up, terminate_leftovers: true, ..RunConfig::default() };
-    let mut handle = runner::spawn(rt, Arc::new(client), scenario, cfg, Arc::new(SystemClock));
+    let twin = twin_client(rt.as_ref())?;
+    let mut handle = runner::spawn_with_twin(rt, Arc::new(client), twin, scenario, cfg, Arc::new(SystemClock));
     let commands = handle.commands.clone();
     let ctrl_c = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {

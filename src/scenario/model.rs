@@ -11,6 +11,8 @@ use faultline_demo::order::OrderTiming;
 
 use crate::runtime::PodAction;
 
+pub use crate::checker::{AnomalyKind, Side};
+
 /// One scenario file, checked against the topology.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
@@ -24,6 +26,9 @@ pub struct Scenario {
     pub timeout: Duration,
     /// pod -> image tag the pod must run before the first step.
     pub versions: BTreeMap<String, String>,
+    /// Run the dual-write twin beside the transactional engine (`[setup] twin = true`):
+    /// every order runs on both sides, faults arm on both, the race checker reports both.
+    pub twin: bool,
     pub workload: Workload,
     pub steps: Vec<Step>,
     pub expectations: Vec<Expectation>,
@@ -171,6 +176,128 @@ pub enum Action {
     Cancel { target: Target },
     Wait(Duration),
     WaitUntil { condition: Condition, timeout: Duration },
+    /// Arms a fault point on the engine(s) of `side` (see [`FaultPlan`]).
+    Fault(FaultPlan),
+    /// Releases the holds of every fault this run armed on `side`, now and later.
+    ReleaseFaults { side: FaultSide },
+}
+
+/// Which engine(s) a fault action addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultSide {
+    Transactional,
+    DualWrite,
+    Both,
+}
+
+impl FaultSide {
+    pub fn describe(self) -> &'static str {
+        match self {
+            FaultSide::Transactional => "the transactional engine",
+            FaultSide::DualWrite => "the dual-write engine",
+            FaultSide::Both => "both engines",
+        }
+    }
+
+    pub fn transactional(self) -> bool {
+        matches!(self, FaultSide::Transactional | FaultSide::Both)
+    }
+
+    pub fn dual_write(self) -> bool {
+        matches!(self, FaultSide::DualWrite | FaultSide::Both)
+    }
+}
+
+/// What a fault point does when it fires (the engine's `FaultAction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// `abort()` on the spot, like SIGKILL: the engine pod exits.
+    Crash,
+    /// The request fails with 500 (what committed before the point stays).
+    Error,
+    Delay(Duration),
+    /// Waits until `release_faults`.
+    Hold,
+}
+
+/// A fault as a scenario arms it: one plan, run against both engines, each point mapped to its
+/// mirror on the other side ([`FaultPlan::point_for`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultPlan {
+    /// The point as written (a dual-write or a transactional point name).
+    pub point: String,
+    pub kind: FaultKind,
+    pub workflow_type: Option<String>,
+    pub activity_type: Option<String>,
+    /// 1-based order number of the workload: that order's workflow id on each side.
+    pub order: Option<u32>,
+    pub nth: Option<u64>,
+    /// Fires this many times (0: until the run ends).
+    pub count: u64,
+    pub side: FaultSide,
+}
+
+/// The dual-write points and their transactional mirrors: the same moment of a transition,
+/// where one transaction has no gap. `None`: the dual-write point has no transactional
+/// counterpart, so the transactional engine is left alone (every point has one today).
+/// The reasoning per row is in scenarios/README.md ("Fault point reference").
+pub const FAULT_POINTS: [(&str, Option<&str>); 5] = [
+    // Nothing committed yet, on either side.
+    ("before_state_commit", Some("before_commit")),
+    // The state committed; the twin's tasks are not enqueued, the engine's are committed with it.
+    ("after_state_commit", Some("after_commit_before_reply")),
+    // The twin's tasks are published, its state is not; the engine commits both or neither.
+    ("after_enqueue_before_commit", Some("before_commit")),
+    // A completion committed, the twin's message not acked; the engine has nothing to ack.
+    ("after_complete_before_ack", Some("after_commit_before_reply")),
+    // The twin acked the message, the task not yet handed out; the engine's hand-out is a
+    // commit ("started") that the worker never hears of, and its timeout brings it back.
+    ("after_ack_before_complete", Some("after_commit_before_reply")),
+];
+
+/// The transactional engine's own points.
+pub const TRANSACTIONAL_POINTS: [&str; 2] = ["before_commit", "after_commit_before_reply"];
+
+impl FaultPlan {
+    /// The point to arm on the dual-write (`dual = true`) or the transactional engine;
+    /// `None` when it has no mirror there.
+    pub fn point_for(&self, dual: bool) -> Option<&'static str> {
+        if let Some((dw, tx)) = FAULT_POINTS.iter().find(|(dw, _)| *dw == self.point) {
+            return if dual { Some(dw) } else { *tx };
+        }
+        let tx = TRANSACTIONAL_POINTS.iter().find(|p| **p == self.point)?;
+        if dual {
+            // A transactional point's mirror: the first dual-write point that maps onto it.
+            FAULT_POINTS.iter().find(|(_, t)| *t == Some(*tx)).map(|(dw, _)| *dw)
+        } else {
+            Some(tx)
+        }
+    }
+
+    /// `crash at after_state_commit (activity charge) on both engines`.
+    pub fn describe(&self) -> String {
+        let kind = match self.kind {
+            FaultKind::Crash => "crash".to_string(),
+            FaultKind::Error => "error".to_string(),
+            FaultKind::Delay(d) => format!("delay {}", fmt_duration(d)),
+            FaultKind::Hold => "hold".to_string(),
+        };
+        let mut m = Vec::new();
+        if let Some(o) = self.order {
+            m.push(format!("order #{o}"));
+        }
+        if let Some(w) = &self.workflow_type {
+            m.push(format!("workflow {w}"));
+        }
+        if let Some(a) = &self.activity_type {
+            m.push(format!("activity {a}"));
+        }
+        if let Some(n) = self.nth {
+            m.push(format!("from hit {n}"));
+        }
+        let m = if m.is_empty() { String::new() } else { format!(" ({})", m.join(", ")) };
+        format!("fault: {kind} at {}{m} on {}", self.point, self.side.describe())
+    }
 }
 
 impl Action {
@@ -185,6 +312,8 @@ impl Action {
             Action::Cancel { target } => format!("cancel {}", target.describe()),
             Action::Wait(d) => format!("wait {}", fmt_duration(*d)),
             Action::WaitUntil { condition, .. } => format!("wait until {}", condition.describe()),
+            Action::Fault(plan) => plan.describe(),
+            Action::ReleaseFaults { side } => format!("release the held faults on {}", side.describe()),
         }
     }
 }
@@ -204,6 +333,10 @@ pub enum Check {
     /// From the moment `pod` came back (its last start, restart, unpause, reconnect or deploy
     /// returned) until every order open then has closed.
     RecoveryAtMost { pod: String, max: Duration },
+    /// The race checker finds none of the anomalies one transaction removes on `side`.
+    NoAnomalies { side: Side },
+    /// The race checker counts at least `at_least` anomalies of `kind` on `side`.
+    Anomalies { side: Side, kind: AnomalyKind, at_least: u64 },
 }
 
 impl Check {
@@ -219,6 +352,8 @@ impl Check {
             Check::RecoveryAtMost { pod, max } => {
                 format!("recovered within {} after {pod} came back", fmt_duration(*max))
             }
+            Check::NoAnomalies { side } => format!("{}: no engine-level anomaly", side.title()),
+            Check::Anomalies { side, kind, at_least } => format!("{}: at least {at_least} {}", side.title(), kind.title()),
         }
     }
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::error::ScenarioError;
 use super::model::fmt_duration;
+use crate::checker::{render, CheckReport};
 use crate::projection::Counts;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,6 +32,13 @@ pub struct Report {
     pub orders: Vec<OrderLine>,
     pub expectations: Vec<ExpectationResult>,
     pub timeline: Vec<TimelineEntry>,
+    /// The race checker's counters and witnesses per side (a run with the dual-write twin,
+    /// or with a check on a side).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub race: Option<CheckReport>,
+    /// Why the race checker could not run, when it was needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub race_error: Option<String>,
 }
 
 /// The final state of one order.
@@ -145,6 +153,13 @@ impl Report {
             "\n## Counts\n\nstarted {} · completed {} · failed {} · canceled {} · still running {} · retries seen {} · timers fired {}\n",
             c.started, c.completed, c.failed, c.canceled, c.running, c.retries_seen, c.timers_fired
         ));
+        if let Some(race) = &self.race {
+            s.push('\n');
+            s.push_str(&render::markdown(race));
+        }
+        if let Some(e) = &self.race_error {
+            s.push_str(&format!("\n## Race checker\n\nThe race checker could not run: {}\n", md_escape(e)));
+        }
         if !self.orders.is_empty() {
             s.push_str("\n## Orders\n\n| # | workflow | amount | status | retries | most frequent failure | last failure |\n|---|---|---|---|---|---|---|\n");
             for o in &self.orders {

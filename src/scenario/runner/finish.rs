@@ -92,6 +92,20 @@ impl Run {
             ev.ledgers = Some(ledger::fetch(&urls, &orders).await);
         }
 
+        // The race checker, once the run has quiesced: with the twin, or for a check on a side.
+        let needs_race = self.twin.is_some() || self.sc.expectations.iter().any(|e| matches!(e.check, Check::NoAnomalies { .. } | Check::Anomalies { .. }));
+        if needs_race && !self.started.is_empty() {
+            let r = self.race_check().await;
+            match &r {
+                Ok(rep) => {
+                    for s in &rep.sides {
+                        self.note(format!("race checker, {}: {} engine-level anomalies", s.side.title(), s.counters.engine_level()));
+                    }
+                }
+                Err(e) => self.note(format!("race checker failed: {e}")),
+            }
+            ev.race = Some(r);
+        }
         let results = self.evaluate(&ev, aborted.as_ref().map(|(a, _)| a));
         for r in &results {
             self.out.emit(RunEvent::Expectation(r.clone()));
@@ -123,6 +137,7 @@ impl Run {
             (p.counts(), orders)
         };
 
+        self.disarm_faults().await;
         if self.cfg.terminate_leftovers {
             self.terminate_leftovers().await;
         }
@@ -149,6 +164,8 @@ impl Run {
             orders,
             expectations: results,
             timeline: self.out.take_timeline(),
+            race: ev.race.as_ref().and_then(|r| r.as_ref().ok().cloned()),
+            race_error: ev.race.as_ref().and_then(|r| r.as_ref().err().cloned()),
         };
         self.out.emit(RunEvent::Finished(Box::new(report.clone())));
         report
@@ -185,12 +202,17 @@ impl Run {
             let snap = self.shared.borrow();
             self.started.iter().filter(|id| snap.projection.order(id).is_some_and(|o| o.closed_at_ms.is_none())).cloned().collect()
         };
-        if open.is_empty() {
-            return;
+        if !open.is_empty() {
+            self.note(format!("terminating {} order(s) still open, so the next run starts clean", open.len()));
+            for id in open {
+                let _ = self.engine.terminate(&id, "scenario finished").await;
+            }
         }
-        self.note(format!("terminating {} order(s) still open, so the next run starts clean", open.len()));
-        for id in open {
-            let _ = self.engine.terminate(&id, "scenario finished").await;
+        // The twin's orders: those that closed refuse, which is fine.
+        if let Some(t) = &self.twin {
+            for id in &t.started {
+                let _ = t.engine.terminate(id, "scenario finished").await;
+            }
         }
     }
 }

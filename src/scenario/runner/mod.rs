@@ -19,6 +19,7 @@
 //! - `control`: waiting on the snapshot, the clock and the presenter.
 //! - `engine`: the engine interface ([`EngineApi`]) and its HTTP implementation.
 //! - `steps`: setup, gates and actions. `finish`: settle, audit and the report.
+//! - `twin`: the dual-write twin's orders, the fault plan on both engines, the race checker.
 
 mod control;
 mod engine;
@@ -27,6 +28,7 @@ mod live;
 mod steps;
 #[cfg(test)]
 mod tests;
+mod twin;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,14 +136,33 @@ pub struct RunHandle {
 
 /// Starts `scenario` on the pods of `runtime`, driving `engine`, with time from `clock`.
 pub fn spawn(runtime: Arc<dyn PodRuntime>, engine: Arc<dyn EngineApi>, scenario: Scenario, cfg: RunConfig, clock: Arc<dyn Clock>) -> RunHandle {
+    spawn_with_twin(runtime, engine, None, scenario, cfg, clock)
+}
+
+/// [`spawn`] with the dual-write twin's engine, for a scenario with `[setup] twin = true`
+/// (without it such a run fails at setup, saying why).
+pub fn spawn_with_twin(
+    runtime: Arc<dyn PodRuntime>,
+    engine: Arc<dyn EngineApi>,
+    twin_engine: Option<Arc<dyn EngineApi>>,
+    scenario: Scenario,
+    cfg: RunConfig,
+    clock: Arc<dyn Clock>,
+) -> RunHandle {
     let (ev_tx, events) = mpsc::unbounded_channel();
     let (commands, cmd_rx) = mpsc::unbounded_channel();
     let (shared, snapshot) = watch::channel(Snapshot::new());
     let plans = workload::generate(&scenario.name, &workload::run_tag(), &scenario.workload);
     let orders = plans.iter().map(|p| p.workflow_id.clone()).collect();
+    let prefix = runtime.topology().twin.as_ref().map(|t| t.order_prefix.clone()).unwrap_or_else(|| "dw-".into());
+    let twin = match twin_engine {
+        Some(e) if scenario.twin => Some(twin::Twin::new(e, &plans, &prefix)),
+        _ => None,
+    };
     let out = Emitter::new(ev_tx, clock.clone());
     let ctl = Control::new(clock, snapshot.clone(), cmd_rx);
-    let run = Run::new(runtime, engine, scenario, cfg, plans, out, ctl, Arc::new(shared));
+    let mut run = Run::new(runtime, engine, scenario, cfg, plans, out, ctl, Arc::new(shared));
+    run.twin = twin;
     let task = tokio::spawn(run.run());
     RunHandle { events, commands, orders, snapshot, task }
 }
@@ -168,6 +189,10 @@ pub(crate) struct Run {
     last_step_done: Option<i64>,
     /// Steps whose actions all ran.
     steps_done: usize,
+    /// The dual-write twin, when the scenario runs it.
+    twin: Option<twin::Twin>,
+    /// Faults this run armed: (on the twin, id).
+    faults: Vec<(bool, u64)>,
 }
 
 impl Run {
@@ -204,6 +229,8 @@ impl Run {
             comebacks: Vec::new(),
             last_step_done: None,
             steps_done: 0,
+            twin: None,
+            faults: Vec::new(),
         }
     }
 

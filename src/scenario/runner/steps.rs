@@ -5,7 +5,10 @@ use std::time::Duration;
 use faultline_demo::order::Approval;
 use faultline_sdk::ClientError;
 
+use std::sync::Arc;
+
 use super::control::Abort;
+use super::engine::EngineApi;
 use super::live::Feed;
 use super::{condition_holds, Run, RunEvent, StepInfo};
 use crate::runtime::PodAction;
@@ -48,6 +51,13 @@ fn is_comeback(a: &PodAction) -> bool {
 impl Run {
     /// Brings the pods to the scenario's starting state and connects to the event stream.
     pub(super) async fn setup(&mut self) -> Result<(), Abort> {
+        if self.sc.twin && self.twin.is_none() {
+            return Err(Abort::Failed(
+                "the scenario runs the dual-write twin (`[setup] twin = true`) but this runtime has no twin engine; \
+                 the compose file must declare `x-faultline-twin` and its profile must be active"
+                    .into(),
+            ));
+        }
         if self.cfg.bring_up {
             self.note(format!("bringing the topology up ({} runtime)", self.rt.kind()));
             self.ctl.call(self.rt.up()).await?.map_err(|e| Abort::Failed(e.to_string()))?;
@@ -154,7 +164,12 @@ impl Run {
                         errors.push(format!("{id}: {e}"));
                     }
                 }
-                self.report_batch(step, text, errors);
+                self.twin_batch(step, text, target, errors, |e, id| {
+                    let name = name.clone();
+                    let payload = payload.clone();
+                    Box::pin(async move { e.signal(&id, &name, &payload).await })
+                })
+                .await?;
             }
             Action::RetryNow { target } => {
                 let pairs: Vec<(String, u64)> = {
@@ -184,7 +199,21 @@ impl Run {
                         errors.push(format!("{id}: {e}"));
                     }
                 }
-                self.report_batch(step, text, errors);
+                self.twin_batch(step, text, target, errors, |e, id| Box::pin(async move { e.cancel(&id, "canceled by the scenario").await })).await?;
+            }
+            Action::Fault(plan) => {
+                let r = self.arm_faults(plan).await;
+                let ok = r.is_ok();
+                self.action_done(step, text.clone(), ok, Some(r.clone().unwrap_or_else(|e| e)));
+                if let Err(e) = r {
+                    // A race that cannot be staged is not worth telling: stop here.
+                    return Err(Abort::Failed(format!("{text} failed: {e}")));
+                }
+            }
+            Action::ReleaseFaults { side } => {
+                let r = self.release_faults(*side).await;
+                let ok = r.is_ok();
+                self.action_done(step, text, ok, Some(r.unwrap_or_else(|e| e)));
             }
             Action::Wait(d) => {
                 let end = Self::after(self.ctl.now(), self.scaled(*d));
@@ -220,7 +249,29 @@ impl Run {
             let engine = self.engine.clone();
             let id = p.workflow_id.clone();
             let clock = self.ctl.clock.clone();
-            let r = self.ctl.call(with_engine_retry(&*clock, || engine.start_order(&id, &input, task_timeout))).await?;
+            // The twin's copy of the order starts at the same moment (same input, its own id).
+            let twin = self.twin.as_ref().map(|t| {
+                let tp = &t.plans[self.next_order - n + i];
+                (t.engine.clone(), tp.workflow_id.clone(), tp.input(&self.sc.workload, self.cfg.speed))
+            });
+            let main = with_engine_retry(&*clock, || engine.start_order(&id, &input, task_timeout));
+            let other = async {
+                match &twin {
+                    Some((e, tid, tinput)) => Some(with_engine_retry(&*clock, || e.start_order(tid, tinput, task_timeout)).await),
+                    None => None,
+                }
+            };
+            let (r, rt) = self.ctl.call(async { tokio::join!(main, other) }).await?;
+            if let (Some((_, tid, _)), Some(rt)) = (&twin, rt) {
+                match rt {
+                    Ok(()) => {
+                        if let Some(t) = self.twin.as_mut() {
+                            t.started.push(tid.clone());
+                        }
+                    }
+                    Err(e) => failed.push(format!("{tid} (dual-write): {e}")),
+                }
+            }
             match r {
                 Ok(()) => self.started.push(id),
                 Err(e) => {
@@ -232,6 +283,29 @@ impl Run {
         let ok = failed.is_empty();
         let detail = if ok { format!("{n} started") } else { format!("{} of {n} failed: {}", failed.len(), failed.join("; ")) };
         self.action_done(step, text, ok, Some(detail));
+        Ok(())
+    }
+
+    /// The same signal or cancel to the twin's copies of `target`'s orders, then the line for
+    /// both sides (failures reported, the run goes on).
+    async fn twin_batch<F>(&mut self, step: usize, text: String, target: &Target, mut errors: Vec<String>, call: F) -> Result<(), Abort>
+    where
+        F: Fn(Arc<dyn EngineApi>, String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ClientError>> + Send>>,
+    {
+        let ids: Vec<String> = match &self.twin {
+            Some(t) => self.resolve(target).iter().filter_map(|id| t.id_of(&self.plans, id)).filter(|id| t.started.contains(id)).collect(),
+            None => Vec::new(),
+        };
+        if let Some(engine) = self.twin.as_ref().map(|t| t.engine.clone()) {
+            let clock = self.ctl.clock.clone();
+            for id in ids {
+                let r = self.ctl.call(with_engine_retry(&*clock, || call(engine.clone(), id.clone()))).await?;
+                if let Err(e) = r {
+                    errors.push(format!("{id} (dual-write): {e}"));
+                }
+            }
+        }
+        self.report_batch(step, text, errors);
         Ok(())
     }
 

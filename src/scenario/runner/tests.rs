@@ -85,6 +85,19 @@ impl EngineApi for FakeEngine {
     async fn status(&self, workflow_id: &str) -> Result<WorkflowStatus, ClientError> {
         self.statuses.lock().unwrap().get(workflow_id).copied().ok_or(ClientError::Api { status: 404, code: "not_found".into(), message: "no such workflow".into() })
     }
+    async fn arm_fault(&self, spec: &serde_json::Value) -> Result<u64, String> {
+        let mut calls = self.calls.lock().unwrap();
+        calls.push(format!("arm {} {}", spec["point"].as_str().unwrap_or_default(), spec["action"].as_str().unwrap_or_default()));
+        Ok(calls.len() as u64)
+    }
+    async fn release_fault(&self, id: u64) -> Result<(), String> {
+        self.record(format!("release {id}"));
+        Ok(())
+    }
+    async fn disarm_fault(&self, id: u64) -> Result<(), String> {
+        self.record(format!("disarm {id}"));
+        Ok(())
+    }
     fn subscribe(&self) -> BoxStream<'static, StreamItem> {
         let rx = self.rx.lock().unwrap().take().expect("one subscription");
         futures::stream::once(async { StreamItem::Connected { after: None } }).chain(tokio_stream::wrappers::UnboundedReceiverStream::new(rx)).boxed()

@@ -42,12 +42,14 @@ impl Checker<'_> {
             "signal" => &["name", "orders"],
             "retry_now" | "cancel" => &["orders"],
             "wait" => &["for", "until", "timeout"],
+            "fault" => &["point", "action", "delay", "match", "count", "side"],
+            "release_faults" => &["side"],
             _ => {
-                self.err(a.action.span(), format!("unknown action `{name}`; the actions are start, stop, kill, pause, unpause, restart, deploy, disconnect, reconnect, start_orders, signal, retry_now, cancel, wait"));
+                self.err(a.action.span(), format!("unknown action `{name}`; the actions are start, stop, kill, pause, unpause, restart, deploy, disconnect, reconnect, start_orders, signal, retry_now, cancel, wait, fault, release_faults"));
                 return None;
             }
         };
-        let present: [(&str, Option<Range<usize>>); 8] = [
+        let present: [(&str, Option<Range<usize>>); 13] = [
             ("pod", a.pod.as_ref().map(|v| v.span())),
             ("version", a.version.as_ref().map(|v| v.span())),
             ("count", a.count.as_ref().map(|v| v.span())),
@@ -56,6 +58,11 @@ impl Checker<'_> {
             ("for", a.duration.as_ref().map(|v| v.span())),
             ("until", a.until.as_ref().map(|v| v.span())),
             ("timeout", a.timeout.as_ref().map(|v| v.span())),
+            ("point", a.point.as_ref().map(|v| v.span())),
+            ("action", a.fault_action.as_ref().map(|v| v.span())),
+            ("delay", a.delay.as_ref().map(|v| v.span())),
+            ("match", a.matcher.as_ref().map(|v| v.span())),
+            ("side", a.side.as_ref().map(|v| v.span())),
         ];
         for (key, sp) in present {
             if let Some(sp) = sp {
@@ -70,6 +77,7 @@ impl Checker<'_> {
                 return None;
             };
             let pod = self.pod(p)?;
+            self.twin_pod_without_twin(p, self.twin);
             if let PodAction::Deploy { version } = &mut pa {
                 let Some(v) = &a.version else {
                     self.err(span, format!("`deploy` needs a version; the versions of `{pod}` are: {}", self.ctx.versions(&pod).join(", ")));
@@ -128,6 +136,8 @@ impl Checker<'_> {
                 Some(Action::Signal { name: sig.get_ref().clone(), target })
             }
             "retry_now" => Some(Action::RetryNow { target: self.target(a, span, w, *started)? }),
+            "fault" => Some(Action::Fault(self.fault(a, span, w, self.twin, sim)?)),
+            "release_faults" => Some(Action::ReleaseFaults { side: self.release_faults(a, self.twin) }),
             "cancel" => {
                 *cancels = true;
                 Some(Action::Cancel { target: self.target(a, span, w, *started)? })
@@ -193,12 +203,16 @@ impl Checker<'_> {
             "all_completed" | "none_failed" | "none_lost" | "charged_exactly_once" | "no_duplicate_effects" => &["within"],
             "retries" | "timers_fired" => &["at_least", "within"],
             "recovery" => &["pod", "at_most"],
+            "no_anomalies" => &["side"],
+            "anomalies" => &["side", "kind", "at_least"],
             _ => {
-                self.err(e.check.span(), format!("unknown check `{name}`; the checks are all_completed, none_failed, none_lost, charged_exactly_once, no_duplicate_effects, retries, timers_fired, recovery"));
+                self.err(e.check.span(), format!("unknown check `{name}`; the checks are all_completed, none_failed, none_lost, charged_exactly_once, no_duplicate_effects, retries, timers_fired, recovery, no_anomalies, anomalies"));
                 return None;
             }
         };
         let present = [
+            ("side", e.side.as_ref().map(|v| v.span())),
+            ("kind", e.kind.as_ref().map(|v| v.span())),
             ("at_least", e.at_least.as_ref().map(|v| v.span())),
             ("at_most", e.at_most.as_ref().map(|v| v.span())),
             ("pod", e.pod.as_ref().map(|v| v.span())),
@@ -222,6 +236,7 @@ impl Checker<'_> {
             "none_lost" => Check::NoneLost,
             "charged_exactly_once" => Check::ChargedExactlyOnce,
             "no_duplicate_effects" => Check::NoDuplicateEffects,
+            "no_anomalies" | "anomalies" => self.race_check(name, e, &span, self.twin)?,
             "retries" | "timers_fired" => {
                 let Some(n) = &e.at_least else {
                     self.err(span, format!("check `{name}` needs `at_least = N`"));

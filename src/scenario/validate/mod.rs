@@ -17,6 +17,9 @@ use std::time::Duration;
 use toml::Spanned;
 
 mod actions;
+mod race;
+
+pub use race::kind_name;
 
 use super::context::Context;
 use super::error::Diagnostic;
@@ -46,6 +49,8 @@ struct Checker<'a> {
     text: &'a str,
     ctx: &'a Context,
     diags: Vec<Diagnostic>,
+    /// `[setup] twin = true`: the dual-write twin runs beside the engine.
+    twin: bool,
 }
 
 /// Validates the text of one scenario file.
@@ -59,7 +64,7 @@ pub fn validate_text(file: &Path, text: &str, ctx: &Context) -> Result<Scenario,
             return Err(vec![Diagnostic::at(file, text, span, msg)]);
         }
     };
-    let mut c = Checker { file, text, ctx, diags: Vec::new() };
+    let mut c = Checker { file, text, ctx, diags: Vec::new(), twin: false };
     let scenario = c.scenario(raw);
     if c.diags.is_empty() {
         Ok(scenario)
@@ -131,9 +136,16 @@ impl Checker<'_> {
         }
         let timeout = self.opt_duration(&raw.timeout, DEFAULT_RUN_TIMEOUT);
         let mut versions = BTreeMap::new();
+        if let Some(t) = raw.setup.as_ref().and_then(|s| s.twin.as_ref()) {
+            self.twin = *t.get_ref();
+            if self.twin && self.ctx.twin().is_none() {
+                self.err(t.span(), "the compose file declares no twin (`x-faultline-twin`); use Faultline's docker-compose.yml or add one");
+            }
+        }
         if let Some(setup) = &raw.setup {
             for (pod, version) in &setup.versions {
                 if let Some(p) = self.pod(pod) {
+                    self.twin_pod_without_twin(pod, self.twin);
                     if let Some(v) = self.version(&p, version) {
                         versions.insert(p, v);
                     }
@@ -170,6 +182,7 @@ impl Checker<'_> {
             description: raw.description.get_ref().trim().to_string(),
             timeout,
             versions,
+            twin: self.twin,
             workload,
             steps,
             expectations,
@@ -375,6 +388,9 @@ impl Checker<'_> {
                 self.err(b.span(), "all_completed can never hold: no orders are started before this point");
             }
             found.push(Condition::AllCompleted);
+        }
+        for p in [&r.pod_healthy, &r.pod_stopped].into_iter().flatten() {
+            self.twin_pod_without_twin(p, self.twin);
         }
         if let Some(p) = &r.pod_healthy {
             if let Some(pod) = self.pod(p) {
