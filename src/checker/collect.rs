@@ -116,18 +116,18 @@ pub async fn collect(
         }
         clock.sleep_until(now + quiesce.poll_ms).await;
     };
+    let input = gather(side, engine, ledgers, orders).await?;
+    Ok(Collected { input, now_ms: clock.now_ms(), quiesced })
+}
+
+/// Gathers a side's input now, without waiting (for a caller that knows the run is over).
+pub async fn gather(side: Side, engine: &Client, ledgers: &[LedgerSource], orders: &[OrderRef]) -> Result<SideInput, CollectError> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
     let runs = histories(side, engine, orders).await?;
     let deliveries = deliveries(side, &http, engine.base_url()).await?;
     let executions = executions(ledgers, orders, &runs).await?;
     let deliveries = relevant_deliveries(deliveries, &runs);
-    let input = SideInput {
-        side,
-        orders: orders.iter().map(|o| o.workflow_id.clone()).collect(),
-        runs,
-        deliveries,
-        executions,
-    };
-    Ok(Collected { input, now_ms: clock.now_ms(), quiesced })
+    Ok(SideInput { side, orders: orders.iter().map(|o| o.workflow_id.clone()).collect(), runs, deliveries, executions })
 }
 
 fn closed(run: &RunHistory) -> bool {
