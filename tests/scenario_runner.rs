@@ -46,7 +46,9 @@ async fn run(rt: Arc<dyn PodRuntime>, name: &str, presenter: bool) -> Report {
     let steps = sc.steps.len();
     let client = headless::engine_client(rt.as_ref()).expect("engine client");
     let cfg = RunConfig { speed: SPEED, auto_advance: !presenter, bring_up: true, terminate_leftovers: true, ..RunConfig::default() };
-    let mut h = runner::spawn(rt, Arc::new(client), sc, cfg, Arc::new(faultline::clock::SystemClock));
+    // The dual-write twin's engine, when the runtime runs it (a race scenario).
+    let twin = headless::twin_client(rt.as_ref()).expect("twin client");
+    let mut h = runner::spawn_with_twin(rt, Arc::new(client), twin, sc, cfg, Arc::new(faultline::clock::SystemClock));
     let mut started_steps = Vec::new();
     let mut report = None;
     let wait = tokio::time::timeout(Duration::from_secs(600), async {
@@ -112,6 +114,47 @@ async fn every_scenario_passes_on_docker() {
     .catch_unwind()
     .await;
     // Down whatever happened: the local test after this one needs the host ports.
+    rt.down(true).await.expect("down");
+    if let Err(panic) = runs {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The race scenarios (`race-*.toml`), each with the dual-write twin: the staged anomaly on
+/// the twin, none on the engine (their own expectations say so; `report.passed` holds them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn race_scenarios_pass_on_docker() {
+    let _turn = PODS.lock().await;
+    let compose_file = root().join("docker-compose.yml");
+    let project = Project::new("fltest-races-docker", 20700).expect("project").with_profiles(["twin"]);
+    let connected = match connect(RuntimeChoice::Docker, &compose_file, &project, Access::Control).await {
+        Ok(c) => c,
+        Err(e) if skip(&e) => return,
+        Err(e) => panic!("cannot connect to Docker: {e}"),
+    };
+    images::ensure_images(&compose_file, false).await.expect("faultline images");
+    let rt: Arc<dyn PodRuntime> = Arc::from(connected.runtime);
+    assert!(rt.twin_engine_url().is_some(), "the twin profile is active");
+    rt.down(true).await.expect("a clean slate");
+    let runs = AssertUnwindSafe(async {
+        for round in 1..=repeat() {
+            for name in ["race-lost-task"] {
+                let r = run(rt.clone(), name, false).await;
+                let race = r.race.as_ref().expect("the race checker ran");
+                let dw = race.side(faultline::checker::Side::DualWrite).expect("dual-write side");
+                let tx = race.side(faultline::checker::Side::Transactional).expect("transactional side");
+                eprintln!(
+                    "{name} (round {round}): passed in {:.1}s; engine-level anomalies: transactional {}, dual-write {} ({:?})",
+                    r.duration_ms as f64 / 1000.0,
+                    tx.counters.engine_level(),
+                    dw.counters.engine_level(),
+                    dw.counters
+                );
+            }
+        }
+    })
+    .catch_unwind()
+    .await;
     rt.down(true).await.expect("down");
     if let Err(panic) = runs {
         std::panic::resume_unwind(panic);

@@ -243,3 +243,93 @@ fn zero_orders_is_one_clear_error_and_counts_read_in_good_english() {
     let (_, _, msg) = one_error(&text);
     assert_eq!(msg, "completed = 9 can never hold: the workload has 1 order");
 }
+
+/// `doc` with the twin on.
+fn twin_doc(steps: &str, expects: &str) -> String {
+    doc(steps, expects).replacen("[workload]", "[setup]\ntwin = true\n\n[workload]", 1)
+}
+
+#[test]
+fn fault_plans_and_side_checks_parse_into_the_model() {
+    let steps = r#"
+[[step]]
+title = "arm"
+narration = "the crash"
+actions = [{ do = "fault", point = "after_state_commit", action = "crash", match = { activity_type = "ChargePayment", order = 2, nth = 1 }, count = 1 }]
+
+[[step]]
+title = "down"
+narration = "the twin died"
+when = { pod_stopped = "engine-dw" }
+actions = [{ do = "start", pod = "engine-dw" }, { do = "release_faults" }]
+"#;
+    let expects = "[[expect]]\ncheck = \"no_anomalies\"\nside = \"transactional\"\n\n[[expect]]\ncheck = \"anomalies\"\nkind = \"lost_task\"\nside = \"dual-write\"\n";
+    let sc = validate_text(Path::new("t.toml"), &twin_doc(steps, expects), &ctx()).unwrap_or_else(|d| panic!("{d:#?}"));
+    assert!(sc.twin);
+    let Action::Fault(plan) = &sc.steps[1].actions[0] else { panic!("{:?}", sc.steps[1].actions) };
+    assert_eq!((plan.point.as_str(), plan.order, plan.count), ("after_state_commit", Some(2), 1));
+    assert_eq!(plan.point_for(false), Some("after_commit_before_reply"), "the transactional mirror");
+    assert_eq!(plan.side, faultline::scenario::FaultSide::Both, "both sides by default with the twin");
+    assert!(matches!(sc.expectations[0].check, Check::NoAnomalies { side: faultline::checker::Side::Transactional }));
+    assert!(matches!(
+        sc.expectations[1].check,
+        Check::Anomalies { side: faultline::checker::Side::DualWrite, kind: faultline::checker::AnomalyKind::LostTask, at_least: 1 }
+    ));
+}
+
+#[test]
+fn race_mistakes_are_rejected_where_they_are_written() {
+    let step = |action: &str| format!("[[step]]\ntitle = \"x\"\nnarration = \"y\"\nactions = [{action}]\n");
+    // An unknown point, listing the real ones.
+    let text = twin_doc(&step(r#"{ do = "fault", point = "after_commit", action = "crash" }"#), "");
+    let (l, c, m) = one_error(&text);
+    assert_eq!((l, c), pos(&text, "\"after_commit\""));
+    assert!(m.contains("unknown fault point `after_commit`") && m.contains("after_state_commit") && m.contains("before_commit"), "{m}");
+    // An unknown action.
+    let text = twin_doc(&step(r#"{ do = "fault", point = "before_state_commit", action = "explode" }"#), "");
+    let (_, _, m) = one_error(&text);
+    assert!(m.contains("unknown fault action `explode`") && m.contains("crash, error, delay, hold"), "{m}");
+    // A delay without its duration.
+    let (_, _, m) = one_error(&twin_doc(&step(r#"{ do = "fault", point = "before_state_commit", action = "delay" }"#), ""));
+    assert!(m.contains("delay = \"2s\""), "{m}");
+    // The dual-write side without the twin.
+    let text = doc(&step(r#"{ do = "fault", point = "after_state_commit", action = "error", side = "dual-write" }"#), "");
+    let (l, c, m) = one_error(&text);
+    assert_eq!((l, c), pos(&text, "\"dual-write\""));
+    assert!(m.contains("twin = true"), "{m}");
+    // A twin pod without the twin.
+    let text = doc(&step(r#"{ do = "kill", pod = "worker-dw" }"#), "");
+    let (_, _, m) = one_error(&text);
+    assert!(m.contains("belongs to the dual-write twin") && m.contains("twin = true"), "{m}");
+    // A check without a side, and an unknown kind.
+    let (_, _, m) = one_error(&twin_doc("", "[[expect]]\ncheck = \"no_anomalies\"\n"));
+    assert!(m.contains("needs a side"), "{m}");
+    let text = twin_doc("", "[[expect]]\ncheck = \"anomalies\"\nkind = \"lost_tasks\"\nside = \"dual-write\"\n");
+    let (_, _, m) = one_error(&text);
+    assert!(m.contains("unknown anomaly kind `lost_tasks`") && m.contains("lost_task,"), "{m}");
+    // Keys that do not belong to an action.
+    let (_, _, m) = one_error(&twin_doc(&step(r#"{ do = "kill", pod = "engine", point = "before_commit" }"#), ""));
+    assert!(m.contains("`point` does not apply to `kill`"), "{m}");
+}
+
+#[test]
+fn a_crash_takes_the_engines_down_for_the_steps_after_it() {
+    // Waiting for a crashed engine to stop, then starting it, is accepted; starting it without
+    // a crash before is not (it runs).
+    let steps = r#"
+[[step]]
+title = "arm"
+narration = "crash both"
+actions = [{ do = "fault", point = "after_state_commit", action = "crash" }]
+
+[[step]]
+title = "restart"
+narration = "both back"
+when = { pod_stopped = "engine" }
+actions = [{ do = "start", pod = "engine" }, { do = "start", pod = "engine-dw" }]
+"#;
+    validate_text(Path::new("t.toml"), &twin_doc(steps, ""), &ctx()).unwrap_or_else(|d| panic!("{d:#?}"));
+    let text = twin_doc("[[step]]\ntitle = \"x\"\nnarration = \"y\"\nactions = [{ do = \"start\", pod = \"engine-dw\" }]\n", "");
+    let (_, _, m) = one_error(&text);
+    assert!(m.contains("already running"), "{m}");
+}
