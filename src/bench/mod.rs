@@ -83,6 +83,10 @@ pub struct BenchArgs {
     /// Worker's open long polls for activity tasks (its slots follow --concurrency).
     #[arg(long, default_value_t = 8)]
     pub activity_pollers: usize,
+    /// The worker talks to the engine through the fault proxy (faultline-proxy, no toxic),
+    /// as it does in the topology: run once with and once without to measure its overhead.
+    #[arg(long)]
+    pub through_proxy: bool,
 }
 
 /// One run's settings (what [`BenchArgs`] turns into; tests build it directly).
@@ -102,6 +106,8 @@ pub struct BenchConfig {
     pub deadline: Duration,
     pub workflow_pollers: usize,
     pub activity_pollers: usize,
+    /// The worker reaches the engine through an in-process faultline-proxy link.
+    pub through_proxy: bool,
 }
 
 impl BenchConfig {
@@ -121,6 +127,7 @@ impl BenchConfig {
             deadline: Duration::from_secs(120),
             workflow_pollers: 8,
             activity_pollers: 8,
+            through_proxy: false,
         }
     }
 
@@ -147,6 +154,7 @@ impl From<&BenchArgs> for BenchConfig {
             deadline: a.deadline,
             workflow_pollers: a.workflow_pollers,
             activity_pollers: a.activity_pollers,
+            through_proxy: a.through_proxy,
             ..BenchConfig::new(a.workload, a.workflows, a.concurrency)
         }
     }

@@ -85,7 +85,24 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, RuntimeError> {
     }
 
     let pods = order(pods).map_err(err)?;
-    Ok(Topology { pods, network, volumes, images, image_order })
+    let topology = Topology { pods, network, volumes, images, image_order };
+    check_links(&topology).map_err(err)?;
+    Ok(topology)
+}
+
+/// The proxy pod's links must parse and join pods of the file.
+fn check_links(t: &Topology) -> Result<(), String> {
+    let Some(proxy) = t.proxy_pod() else { return Ok(()) };
+    let Some(text) = proxy.environment.get(super::links::LINKS_VAR) else { return Ok(()) };
+    let links = super::links::parse_links(text).map_err(|m| format!("service `{}`: {m}", proxy.name))?;
+    for l in &links {
+        for pod in [&l.from, &l.to] {
+            if t.pod(pod).is_err() {
+                return Err(format!("service `{}`: link `{}` names pod `{pod}`, which is not a service of this file", proxy.name, l.name));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_service(name: &str, svc: &Mapping, volumes: &[String]) -> Result<PodSpec, String> {
@@ -332,7 +349,8 @@ mod tests {
         let t = real();
         let pos = |n: &str| t.pods.iter().position(|p| p.name == n).expect(n);
         assert!(pos("engine") < pos("worker"));
-        assert_eq!(t.pods.len(), 6);
+        assert!(pos("proxy") < pos("worker"));
+        assert_eq!(t.pods.len(), 7);
     }
 
     const BASE: &str = "services:\n  a:\n    image: x/a:1\n";

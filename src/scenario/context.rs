@@ -12,11 +12,13 @@ use crate::runtime::{compose, Topology};
 pub struct Context {
     /// pod -> versions (image tags) it can run, in topology order.
     pods: Vec<(String, Vec<String>)>,
+    /// The fault proxy's links (`worker->payment`), in file order.
+    links: Vec<String>,
 }
 
 impl Context {
     pub fn from_topology(t: &Topology) -> Self {
-        Context { pods: t.pods.iter().map(|p| (p.name.clone(), t.versions_of(&p.name))).collect() }
+        Context { pods: t.pods.iter().map(|p| (p.name.clone(), t.versions_of(&p.name))).collect(), links: t.links().into_iter().map(|l| l.name).collect() }
     }
 
     /// Reads docker-compose.yml (or another compose file).
@@ -27,7 +29,17 @@ impl Context {
 
     /// A context from explicit names (tests and tools that have no compose file at hand).
     pub fn from_pods(pods: BTreeMap<String, Vec<String>>) -> Self {
-        Context { pods: pods.into_iter().collect() }
+        Context { pods: pods.into_iter().collect(), links: Vec::new() }
+    }
+
+    /// This context with the proxy links `links`.
+    pub fn with_links(mut self, links: Vec<String>) -> Self {
+        self.links = links;
+        self
+    }
+
+    pub fn links(&self) -> &[String] {
+        &self.links
     }
 
     pub fn pods(&self) -> Vec<String> {

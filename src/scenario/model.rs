@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use faultline_demo::order::OrderTiming;
 
-use crate::runtime::PodAction;
+use crate::runtime::{LinkFault, PodAction};
 
 /// One scenario file, checked against the topology.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,6 +171,10 @@ pub enum Action {
     Cancel { target: Target },
     Wait(Duration),
     WaitUntil { condition: Condition, timeout: Duration },
+    /// A fault on a proxy link; with `heal_after` (unscaled) it heals itself that long later.
+    LinkFault { link: String, fault: LinkFault, heal_after: Option<Duration> },
+    /// Lifts every fault from `link` (from every link the run faulted when `None`).
+    Heal { link: Option<String> },
 }
 
 impl Action {
@@ -185,6 +189,10 @@ impl Action {
             Action::Cancel { target } => format!("cancel {}", target.describe()),
             Action::Wait(d) => format!("wait {}", fmt_duration(*d)),
             Action::WaitUntil { condition, .. } => format!("wait until {}", condition.describe()),
+            Action::LinkFault { link, fault, heal_after: None } => format!("{} on {link}", fault.describe()),
+            Action::LinkFault { link, fault, heal_after: Some(d) } => format!("{} on {link} for {}", fault.describe(), fmt_duration(*d)),
+            Action::Heal { link: Some(link) } => format!("heal {link}"),
+            Action::Heal { link: None } => "heal every link".into(),
         }
     }
 }

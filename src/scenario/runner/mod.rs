@@ -19,10 +19,12 @@
 //! - `control`: waiting on the snapshot, the clock and the presenter.
 //! - `engine`: the engine interface ([`EngineApi`]) and its HTTP implementation.
 //! - `steps`: setup, gates and actions. `finish`: settle, audit and the report.
+//! - `links`: link faults, their self-heals, and the heal at the end of every run.
 
 mod control;
 mod engine;
 mod finish;
+mod links;
 mod live;
 mod steps;
 #[cfg(test)]
@@ -168,6 +170,10 @@ pub(crate) struct Run {
     last_step_done: Option<i64>,
     /// Steps whose actions all ran.
     steps_done: usize,
+    /// Link faults put on and not healed yet; all are healed at the end.
+    faulted: links::Faulted,
+    /// Pending self-heals (a fault's `for`).
+    heal_tasks: Vec<(String, tokio::task::JoinHandle<()>)>,
 }
 
 impl Run {
@@ -204,6 +210,8 @@ impl Run {
             comebacks: Vec::new(),
             last_step_done: None,
             steps_done: 0,
+            faulted: Default::default(),
+            heal_tasks: Vec::new(),
         }
     }
 

@@ -22,6 +22,9 @@ impl Checker<'_> {
         comebacks: &mut Vec<String>,
     ) -> Option<Action> {
         let name = a.action.get_ref().as_str();
+        if super::links::LINK_ACTIONS.contains(&name) {
+            return self.link_action(a, span);
+        }
         let pod_action = match name {
             "start" => Some(PodAction::Start),
             "stop" => Some(PodAction::Stop),
@@ -43,11 +46,11 @@ impl Checker<'_> {
             "retry_now" | "cancel" => &["orders"],
             "wait" => &["for", "until", "timeout"],
             _ => {
-                self.err(a.action.span(), format!("unknown action `{name}`; the actions are start, stop, kill, pause, unpause, restart, deploy, disconnect, reconnect, start_orders, signal, retry_now, cancel, wait"));
+                self.err(a.action.span(), format!("unknown action `{name}`; the actions are start, stop, kill, pause, unpause, restart, deploy, disconnect, reconnect, start_orders, signal, retry_now, cancel, wait, {}", super::links::LINK_ACTIONS.join(", ")));
                 return None;
             }
         };
-        let present: [(&str, Option<Range<usize>>); 8] = [
+        let present: [(&str, Option<Range<usize>>); 13] = [
             ("pod", a.pod.as_ref().map(|v| v.span())),
             ("version", a.version.as_ref().map(|v| v.span())),
             ("count", a.count.as_ref().map(|v| v.span())),
@@ -56,6 +59,11 @@ impl Checker<'_> {
             ("for", a.duration.as_ref().map(|v| v.span())),
             ("until", a.until.as_ref().map(|v| v.span())),
             ("timeout", a.timeout.as_ref().map(|v| v.span())),
+            ("link", a.link.as_ref().map(|v| v.span())),
+            ("latency", a.latency.as_ref().map(|v| v.span())),
+            ("jitter", a.jitter.as_ref().map(|v| v.span())),
+            ("rate", a.rate.as_ref().map(|v| v.span())),
+            ("stream", a.stream.as_ref().map(|v| v.span())),
         ];
         for (key, sp) in present {
             if let Some(sp) = sp {

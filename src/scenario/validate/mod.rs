@@ -17,6 +17,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 mod actions;
+mod links;
 
 use super::context::Context;
 use super::error::Diagnostic;
@@ -46,6 +47,8 @@ struct Checker<'a> {
     text: &'a str,
     ctx: &'a Context,
     diags: Vec<Diagnostic>,
+    /// Links an earlier action puts a fault on (a `heal` needs one).
+    faulted_links: std::collections::BTreeSet<String>,
 }
 
 /// Validates the text of one scenario file.
@@ -59,7 +62,7 @@ pub fn validate_text(file: &Path, text: &str, ctx: &Context) -> Result<Scenario,
             return Err(vec![Diagnostic::at(file, text, span, msg)]);
         }
     };
-    let mut c = Checker { file, text, ctx, diags: Vec::new() };
+    let mut c = Checker { file, text, ctx, diags: Vec::new(), faulted_links: Default::default() };
     let scenario = c.scenario(raw);
     if c.diags.is_empty() {
         Ok(scenario)
