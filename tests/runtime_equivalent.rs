@@ -127,10 +127,23 @@ async fn local_equivalent_commands_have_their_effect() {
     let killed = wait_status(&mut st, "payment", "killed", STEP, |s| s.state == PodState::Exited).await;
     assert_eq!(killed.exit_code, Some(137));
 
-    for action in [PodAction::Start, PodAction::Deploy { version: "v2-fixed".into() }, PodAction::Disconnect] {
+    for action in [PodAction::Start, PodAction::Deploy { version: "v2-fixed".into() }] {
         let c = rt.equivalent_command("payment", &action);
         assert!(matches!(c, EquivalentCommand::NotOneLine { .. }), "{}: {c}", action.describe());
     }
+
+    // Cutting a local pod off is its proxy links going down: the curl lines do it by hand.
+    rt.act("proxy", PodAction::Start).await.expect("start the proxy");
+    wait_status(&mut st, "proxy", "healthy", STEP, healthy).await;
+    let link_up = |up: bool| {
+        let rt = &rt;
+        async move { rt.link_status().await.expect("the proxy answers").iter().find(|l| l.name == "worker->payment").is_some_and(|l| l.enabled == up) }
+    };
+    let line = run_equivalent(&rt, "payment", PodAction::Disconnect).await;
+    assert!(line.starts_with("curl -sX POST http://127.0.0.1:") && line.contains("/proxies/worker-%3Epayment"), "{line}");
+    assert!(link_up(false).await, "the curl line took the link down");
+    run_equivalent(&rt, "payment", PodAction::Reconnect).await;
+    assert!(link_up(true).await, "and up again");
     assert!(rt.rebuild_command("payment").to_string().contains("cargo build --release --workspace --bins"));
     rt.down(true).await.expect("down");
 }

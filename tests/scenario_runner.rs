@@ -77,6 +77,60 @@ async fn run(rt: Arc<dyn PodRuntime>, name: &str, presenter: bool) -> Report {
     report
 }
 
+/// Every link of the fault proxy is up with no toxic: the run healed what it broke.
+async fn assert_links_healed(rt: &dyn PodRuntime) {
+    let links = rt.link_status().await.expect("the proxy answers");
+    assert!(links.len() >= 2, "{links:?}");
+    for l in links {
+        assert!(l.enabled && l.toxics.is_empty(), "a fault outlived the run: {l:?}");
+    }
+}
+
+/// A run that puts faults on two links, then is aborted (the dashboard's quit, headless
+/// Ctrl-C): the real proxy has them while it waits, and none once it reported.
+async fn aborted_run_heals_its_faults(rt: Arc<dyn PodRuntime>) {
+    let text = r#"
+title = "abort"
+description = "faults, then an abort"
+[workload]
+orders = 1
+seed = 3
+[[step]]
+title = "faults"
+narration = "n"
+actions = [{ do = "latency", link = "worker->payment", latency = "3s", for = "10m" }, { do = "partition", link = "worker->engine" }]
+[[step]]
+title = "wait"
+narration = "n"
+manual = true
+"#;
+    let ctx = Context::from_compose(&root().join("docker-compose.yml")).expect("compose");
+    let sc = faultline::scenario::validate::validate_text(&root().join("abort.toml"), text, &ctx).unwrap_or_else(|d| panic!("{d:?}"));
+    let client = headless::engine_client(rt.as_ref()).expect("engine client");
+    let cfg = RunConfig { speed: SPEED, auto_advance: false, bring_up: true, ..RunConfig::default() };
+    let mut h = runner::spawn(rt.clone(), Arc::new(client), sc, cfg, Arc::new(faultline::clock::SystemClock));
+    let report = tokio::time::timeout(Duration::from_secs(300), async {
+        while let Some(ev) = h.events.recv().await {
+            match ev {
+                RunEvent::Waiting { presenter: true, .. } => {
+                    let links = rt.link_status().await.expect("the proxy answers");
+                    let faulted: Vec<_> = links.iter().filter(|l| !l.enabled || !l.toxics.is_empty()).map(|l| l.name.as_str()).collect();
+                    assert_eq!(faulted, ["worker->engine", "worker->payment"], "{links:?}");
+                    h.commands.send(RunCommand::Abort).expect("runner alive");
+                }
+                RunEvent::Finished(r) => return *r,
+                _ => {}
+            }
+        }
+        panic!("the run ended without a report")
+    })
+    .await
+    .expect("a report within 5 minutes");
+    assert!(report.aborted.is_some());
+    assert!(report.timeline.iter().any(|t| t.text.contains("healing the links this run left faulted")), "{:?}", report.timeline);
+    assert_links_healed(rt.as_ref()).await;
+}
+
 fn skip(e: &RuntimeError) -> bool {
     let required = std::env::var("FAULTLINE_REQUIRE_DOCKER").is_ok_and(|v| v == "1");
     if matches!(e, RuntimeError::DockerUnavailable(_)) && !required {
@@ -102,12 +156,15 @@ async fn every_scenario_passes_on_docker() {
     let runs = AssertUnwindSafe(async {
         let started = std::time::Instant::now();
         for round in 1..=repeat() {
-            for name in ["all-up", "bugged-pod", "fixed-pod", "pod-down", "engine-down"] {
+            for name in ["all-up", "bugged-pod", "fixed-pod", "pod-down", "engine-down", "slow-network"] {
                 let r = run(rt.clone(), name, false).await;
+                if name == "slow-network" {
+                    assert_links_healed(rt.as_ref()).await;
+                }
                 eprintln!("{name} (round {round}): passed in {:.1}s", r.duration_ms as f64 / 1000.0);
             }
         }
-        eprintln!("five scenarios on Docker, {} round(s): {:.0}s", repeat(), started.elapsed().as_secs_f64());
+        eprintln!("six scenarios on Docker, {} round(s): {:.0}s", repeat(), started.elapsed().as_secs_f64());
         let engine = run(rt.clone(), "engine-down", true).await;
         assert!(engine.timeline.iter().any(|t| t.text.contains("engine unreachable")), "the kill was seen on the stream");
     })
@@ -176,6 +233,10 @@ async fn scenarios_pass_on_local_processes() {
         assert!(fixed.expectations.iter().any(|e| e.measured.starts_with("recovered in")));
         run(rt.clone(), "engine-down", false).await;
         run(rt.clone(), "pod-down", false).await;
+        let slow = run(rt.clone(), "slow-network", false).await;
+        assert!(slow.counts.retries_seen >= 6, "{:?}", slow.counts);
+        assert_links_healed(rt.as_ref()).await;
+        aborted_run_heals_its_faults(rt.clone()).await;
     })
     .catch_unwind()
     .await;

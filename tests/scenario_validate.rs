@@ -55,7 +55,7 @@ fn pos(text: &str, needle: &str) -> (usize, usize) {
 fn shipped_scenarios_validate() {
     let files = faultline::scenario::files_in(&root().join("scenarios")).expect("scenarios dir");
     let names: Vec<String> = files.iter().map(|p| p.file_stem().unwrap().to_string_lossy().into_owned()).collect();
-    for expected in ["all-up", "bugged-pod", "engine-down", "fixed-pod", "pod-down"] {
+    for expected in ["all-up", "bugged-pod", "engine-down", "fixed-pod", "pod-down", "slow-network"] {
         assert!(names.iter().any(|n| n == expected), "scenarios/{expected}.toml is missing");
     }
     let all = validate_files(&files, &ctx()).unwrap_or_else(|e| panic!("{e}"));
@@ -332,4 +332,71 @@ actions = [{ do = "start", pod = "engine" }, { do = "start", pod = "engine-dw" }
     let text = twin_doc("[[step]]\ntitle = \"x\"\nnarration = \"y\"\nactions = [{ do = \"start\", pod = \"engine-dw\" }]\n", "");
     let (_, _, m) = one_error(&text);
     assert!(m.contains("already running"), "{m}");
+}
+
+fn step(actions: &str) -> String {
+    doc(&format!("[[step]]\ntitle = \"x\"\nnarration = \"n\"\nactions = [{actions}]\n"), "")
+}
+
+#[test]
+fn link_actions_parse_into_faults_on_the_compose_file_links() {
+    use faultline::runtime::{Direction, LinkFault};
+    let text = step(
+        r#"{ do = "latency", link = "worker->payment", latency = "3s", jitter = "100ms", for = "20s" }, { do = "bandwidth", link = "worker->shipping", rate = 5, stream = "upstream" }, { do = "timeout", link = "worker->inventory" }, { do = "reset", link = "worker->notification", timeout = "1s" }, { do = "partition", link = "worker->engine" }, { do = "heal", link = "worker->engine" }, { do = "heal" }"#,
+    );
+    let s = validate_text(Path::new("ok.toml"), &text, &ctx()).unwrap_or_else(|d| panic!("{d:#?}"));
+    let a = &s.steps[1].actions;
+    let ms = std::time::Duration::from_millis;
+    assert_eq!(
+        a[0],
+        Action::LinkFault {
+            link: "worker->payment".into(),
+            fault: LinkFault::Latency { latency: ms(3000), jitter: ms(100), direction: Direction::Downstream },
+            heal_after: Some(ms(20_000))
+        }
+    );
+    assert!(matches!(&a[1], Action::LinkFault { fault: LinkFault::Bandwidth { rate_kbps: 5, direction: Direction::Upstream }, heal_after: None, .. }));
+    assert!(matches!(&a[2], Action::LinkFault { fault: LinkFault::Timeout { after, .. }, .. } if after.is_zero()));
+    assert!(matches!(&a[3], Action::LinkFault { fault: LinkFault::Reset { after, .. }, .. } if *after == ms(1000)));
+    assert!(matches!(&a[4], Action::LinkFault { link, fault: LinkFault::Partition, .. } if link == "worker->engine"));
+    assert_eq!(a[5], Action::Heal { link: Some("worker->engine".into()) });
+    assert_eq!(a[6], Action::Heal { link: None });
+    assert_eq!(a[0].describe(), "latency 3s ±100ms on worker->payment for 20s");
+}
+
+#[test]
+fn link_actions_with_unknown_links_or_wrong_keys_are_rejected() {
+    let text = step(r#"{ do = "latency", link = "worker->paymnt", latency = "3s" }"#);
+    let (line, col, msg) = one_error(&text);
+    assert_eq!((line, col), pos(&text, "\"worker->paymnt\""));
+    assert!(msg.contains("unknown link `worker->paymnt`") && msg.contains("worker->payment") && msg.contains("FAULTLINE_PROXIES"), "{msg}");
+
+    let text = step(r#"{ do = "partition", link = "worker->engine", latency = "3s" }"#);
+    let (_, _, msg) = one_error(&text);
+    assert!(msg.contains("`latency` does not apply to `partition`"), "{msg}");
+
+    let text = step(r#"{ do = "latency", link = "worker->engine" }"#);
+    let (_, _, msg) = one_error(&text);
+    assert!(msg.contains("`latency` needs a delay"), "{msg}");
+
+    let text = step(r#"{ do = "partition" }"#);
+    let (_, _, msg) = one_error(&text);
+    assert!(msg.contains("`partition` needs a link"), "{msg}");
+
+    let text = step(r#"{ do = "latency", link = "worker->engine", latency = "soon" }"#);
+    let (_, _, msg) = one_error(&text);
+    assert!(msg.contains("`soon` is not a duration"), "{msg}");
+
+    let text = step(r#"{ do = "bandwidth", link = "worker->engine", rate = 5, stream = "sideways" }"#);
+    let (_, _, msg) = one_error(&text);
+    assert!(msg.contains("unknown stream `sideways`"), "{msg}");
+
+    let text = step(r#"{ do = "heal", link = "worker->payment" }"#);
+    let (line, col, msg) = one_error(&text);
+    assert_eq!((line, col), pos(&text, "\"heal\""));
+    assert!(msg.contains("cannot heal link `worker->payment`: no earlier action puts a fault on it"), "{msg}");
+
+    let text = step(r#"{ do = "kill", pod = "worker", link = "worker->engine" }"#);
+    let (_, _, msg) = one_error(&text);
+    assert!(msg.contains("`link` does not apply to `kill`"), "{msg}");
 }

@@ -78,7 +78,17 @@ pub async fn run(cfg: &BenchConfig, bar: &ProgressBar) -> Result<Report, BenchEr
     options.workflow_pollers = cfg.workflow_pollers;
     options.activity_pollers = cfg.activity_pollers;
     options.graceful_shutdown_timeout = Duration::from_secs(2);
-    let mut worker = Worker::new(client.clone(), options);
+    // Through the proxy: the worker's every call (polls, completions) crosses one more
+    // loopback hop, as in the topology; the starting client still goes direct.
+    let proxy = match cfg.through_proxy {
+        true => Some(start_proxy(port).await?),
+        false => None,
+    };
+    let worker_client = match &proxy {
+        Some((_, url)) => Client::new(url.clone()).map_err(BenchError::Client)?,
+        None => client.clone(),
+    };
+    let mut worker = Worker::new(worker_client, options);
     workload::register(&mut worker, cfg.workload, ledger.clone());
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
     let worker_task = tokio::spawn(worker.run(async move {
@@ -127,6 +137,9 @@ pub async fn run(cfg: &BenchConfig, bar: &ProgressBar) -> Result<Report, BenchEr
     };
     let mut engine = engine.lock().await;
     engine.kill().await;
+    if let Some((server, _)) = proxy {
+        server.shutdown().await;
+    }
 
     let mut report = build_report(cfg, &outcomes, &executions, &verified, rss_mb, engine.kills);
     match checked {
@@ -141,6 +154,15 @@ pub async fn run(cfg: &BenchConfig, bar: &ProgressBar) -> Result<Report, BenchEr
         report.problems.push(format!("database and engine log kept in {} for inspection", dir.keep().display()));
     }
     Ok(report)
+}
+
+/// An in-process fault proxy with one link, `worker->engine`, to the engine on `port`.
+async fn start_proxy(port: u16) -> Result<(faultline_proxy::ProxyServer, String), BenchError> {
+    let fail = |e: String| BenchError::EngineStart(format!("the fault proxy did not start: {e}"));
+    let server = faultline_proxy::ProxyServer::start(([127, 0, 0, 1], 0).into()).await.map_err(|e| fail(e.to_string()))?;
+    let link = faultline_proxy::ProxySpec::new("worker->engine", "127.0.0.1:0", format!("127.0.0.1:{port}"));
+    let info = server.registry.create(link).await.map_err(|e| fail(e.to_string()))?;
+    Ok((server, format!("http://{}", info.listen)))
 }
 
 /// Starts `n` workflows through `c` slots and collects their outcomes.

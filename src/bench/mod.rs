@@ -92,6 +92,10 @@ pub struct BenchArgs {
     /// Worker's open long polls for activity tasks (its slots follow --concurrency).
     #[arg(long, default_value_t = 8)]
     pub activity_pollers: usize,
+    /// The worker talks to the engine through the fault proxy (faultline-proxy, no toxic),
+    /// as it does in the topology: run once with and once without to measure its overhead.
+    #[arg(long)]
+    pub through_proxy: bool,
 }
 
 /// One run's settings (what [`BenchArgs`] turns into; tests build it directly).
@@ -115,6 +119,8 @@ pub struct BenchConfig {
     pub deadline: Duration,
     pub workflow_pollers: usize,
     pub activity_pollers: usize,
+    /// The worker reaches the engine through an in-process faultline-proxy link.
+    pub through_proxy: bool,
 }
 
 impl BenchConfig {
@@ -136,6 +142,7 @@ impl BenchConfig {
             deadline: Duration::from_secs(120),
             workflow_pollers: 8,
             activity_pollers: 8,
+            through_proxy: false,
         }
     }
 
@@ -164,6 +171,7 @@ impl From<&BenchArgs> for BenchConfig {
             deadline: a.deadline,
             workflow_pollers: a.workflow_pollers,
             activity_pollers: a.activity_pollers,
+            through_proxy: a.through_proxy,
             ..BenchConfig::new(a.workload, a.workflows, a.concurrency)
         }
     }

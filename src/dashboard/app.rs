@@ -322,6 +322,12 @@ impl App {
                 self.pods.upsert(p);
                 self.mark();
             }
+            AppEvent::Links(links) => {
+                if links != self.pods.links {
+                    self.pods.links = links;
+                    self.mark();
+                }
+            }
             AppEvent::PodsUnavailable(msg) => {
                 self.pods.unavailable = Some(msg);
                 self.mark();

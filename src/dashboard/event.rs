@@ -5,7 +5,7 @@ use crossterm::event::KeyEvent;
 use faultline_proto::{DescribeWorkflowResponse, HistoryEvent, PollerInfo, StreamEvent, WorkflowSummary};
 
 use super::link::ScenarioEvent;
-use crate::runtime::{LogLine, PodAction, PodStatus};
+use crate::runtime::{LinkFault, LinkStatus, LogLine, PodAction, PodStatus};
 
 /// Everything the app state reacts to. Nothing here performs I/O.
 // Stream events dominate the traffic; boxing them would cost an allocation each.
@@ -32,6 +32,8 @@ pub enum AppEvent {
     PodsUnavailable(String),
     /// One line of a pod's log.
     Log(LogLine),
+    /// The fault proxy's links and their active faults.
+    Links(Vec<LinkStatus>),
     /// A scenario runner reported something.
     Scenario(ScenarioEvent),
     /// An action requested earlier finished: `Ok(detail)` or `Err(message)`.
@@ -47,6 +49,10 @@ pub enum AppEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActionRequest {
     Pod { id: u64, pod: String, action: PodAction },
+    /// Put `fault` on the proxy link `link`.
+    LinkFault { id: u64, link: String, fault: LinkFault },
+    /// Lift the faults of `kind` (`latency`, `partition`) from `link`.
+    HealLink { id: u64, link: String, kind: &'static str },
     /// Rebuild the pod's binary and image from source, then redeploy it (the workshop loop).
     /// `version` is the tag to deploy again once rebuilt (the one running now).
     RebuildAndRedeploy { id: u64, pod: String, version: String },

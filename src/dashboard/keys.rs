@@ -11,7 +11,7 @@ use super::app::{App, InputTarget, Overlay, Panel};
 use super::commands;
 use super::event::ActionRequest;
 use crate::projection::ActivityState;
-use crate::runtime::{PodAction, PodState};
+use crate::runtime::{Direction, LinkFault, PodAction, PodState};
 
 impl App {
     pub(super) fn on_key(&mut self, k: KeyEvent) -> Vec<ActionRequest> {
@@ -233,6 +233,7 @@ impl App {
                     }
                 }
             }
+            KeyCode::Char(c @ ('l' | 'x')) => return self.link_key(&*rt, &pod.name, c),
             KeyCode::Char('R') => {
                 let cmd = rt.rebuild_command(&pod.name).to_string();
                 let id = self.notify(format!("rebuild {} from source and redeploy", pod.name), cmd);
@@ -243,6 +244,35 @@ impl App {
         let cmd = rt.equivalent_command(&pod.name, &action).to_string();
         let id = self.notify(format!("{} {}", action.describe(), pod.name), cmd);
         vec![ActionRequest::Pod { id, pod: pod.name, action }]
+    }
+
+    /// `l` / `x` on a pod: 3 s of latency / a partition on the worker's link to it, or lifted
+    /// when it is already on; echoed with the `curl` against the proxy's API.
+    fn link_key(&mut self, rt: &dyn crate::runtime::Describe, pod: &str, key: char) -> Vec<ActionRequest> {
+        let links = rt.topology().links();
+        let Some(link) = links.iter().find(|l| l.to == pod).map(|l| l.name.clone()) else {
+            let names: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
+            self.inform(if names.is_empty() {
+                "no fault proxy in docker-compose.yml: there are no links to fault".into()
+            } else {
+                format!("no link reaches {pod}; select the pod at the other end of one of: {}", names.join(", "))
+            });
+            return Vec::new();
+        };
+        let fault = match key {
+            'l' => LinkFault::Latency { latency: std::time::Duration::from_secs(3), jitter: std::time::Duration::ZERO, direction: Direction::Downstream },
+            _ => LinkFault::Partition,
+        };
+        let on = self.pods.link_into(pod).is_some_and(|s| if key == 'x' { !s.enabled } else { s.toxics.iter().any(|t| t.starts_with('+')) });
+        if on {
+            let cmd = rt.heal_command(&link, &fault).to_string();
+            let id = self.notify(format!("lift {} from {link}", fault.kind()), cmd);
+            vec![ActionRequest::HealLink { id, link, kind: fault.kind() }]
+        } else {
+            let cmd = rt.link_command(&link, &fault).to_string();
+            let id = self.notify(format!("{} on {link}", fault.describe()), cmd);
+            vec![ActionRequest::LinkFault { id, link, fault }]
+        }
     }
 
     fn workflow_key(&mut self, k: KeyEvent) -> Vec<ActionRequest> {

@@ -266,6 +266,22 @@ pub fn spawn_pod_feeds(rt: Arc<dyn PodRuntime>, tx: &mpsc::Sender<AppEvent>) -> 
             }
         }
     }));
+    // The links' faults, read from the fault proxy: they change through its API, from a
+    // scenario, this dashboard or any Toxiproxy client, so they are polled.
+    if rt.topology().proxy_pod().is_some() {
+        let (r, t) = (rt.clone(), tx.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                if let Ok(links) = r.link_status().await {
+                    if t.send(AppEvent::Links(links)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }));
+    }
     let t = tx.clone();
     tasks.push(tokio::spawn(async move {
         let mut s = rt.log_stream();
@@ -314,6 +330,20 @@ impl Executor {
                 let Some(rt) = self.runtime.clone() else { return };
                 tokio::spawn(async move {
                     let res = rt.act(&pod, action.clone()).await.map(|_| format!("{} {pod}", action.describe())).map_err(|e| e.to_string());
+                    done(id, res).await
+                });
+            }
+            ActionRequest::LinkFault { id, link, fault } => {
+                let Some(rt) = self.runtime.clone() else { return };
+                tokio::spawn(async move {
+                    let res = rt.link_fault(&link, fault.clone()).await.map(|_| format!("{} on {link}", fault.describe())).map_err(|e| e.to_string());
+                    done(id, res).await
+                });
+            }
+            ActionRequest::HealLink { id, link, kind } => {
+                let Some(rt) = self.runtime.clone() else { return };
+                tokio::spawn(async move {
+                    let res = rt.heal_link(&link, Some(kind)).await.map(|_| format!("{kind} lifted from {link}")).map_err(|e| e.to_string());
                     done(id, res).await
                 });
             }

@@ -457,3 +457,38 @@ fn the_header_names_the_step_the_narration_belongs_to_and_failures_lead_with_the
         "500 AmountMismatch · amount mismatch on order 6"
     );
 }
+
+#[test]
+fn link_faults_show_under_their_pod_and_l_x_toggle_them_with_their_curl() {
+    use crate::runtime::{LinkFault, LinkStatus};
+    let mut app = demo_app(ThemeName::Dark);
+    app.update(code(KeyCode::Tab));
+    app.update(code(KeyCode::Tab));
+    assert_eq!(app.focus, Panel::Pods);
+    app.update(key('j'));
+    app.update(key('j'));
+    // payment: `x` cuts the worker's link to it, echoed with the curl against the proxy.
+    let reqs = app.update(key('x'));
+    assert!(matches!(&reqs[..], [ActionRequest::LinkFault { link, fault: LinkFault::Partition, .. }] if link == "worker->payment"), "{reqs:?}");
+    assert_eq!(app.notices.back().map(|n| n.command.as_str()), Some(r#"curl -sX POST http://127.0.0.1:8474/proxies/worker-%3Epayment -d '{"enabled":false}'"#));
+    // The proxy reports the link cut and 3 s of latency: shown under payment; `x` and `l` lift them.
+    let link = |name: &str, enabled: bool, toxics: &[&str]| LinkStatus { name: name.into(), enabled, toxics: toxics.iter().map(|t| t.to_string()).collect() };
+    app.update(AppEvent::Links(vec![link("worker->engine", true, &[]), link("worker->payment", false, &["+3000ms"])]));
+    let text = screen_text(&render(&app, 100, 30));
+    assert!(text.contains(" ↳ worker    cut       +3000ms"), "{text}");
+    snap("link_faults_100x30", &render(&app, 100, 30));
+    let reqs = app.update(key('x'));
+    assert!(matches!(&reqs[..], [ActionRequest::HealLink { link, kind: "partition", .. }] if link == "worker->payment"), "{reqs:?}");
+    assert_eq!(app.notices.back().map(|n| n.command.as_str()), Some(r#"curl -sX POST http://127.0.0.1:8474/proxies/worker-%3Epayment -d '{"enabled":true}'"#));
+    let reqs = app.update(key('l'));
+    assert!(matches!(&reqs[..], [ActionRequest::HealLink { kind: "latency", .. }]), "{reqs:?}");
+    assert!(app.notices.back().is_some_and(|n| n.command.ends_with("/proxies/worker-%3Epayment/toxics/latency_downstream")));
+    // The worker has no link into it: the key says which pods to select instead.
+    app.update(key('j'));
+    app.update(key('j'));
+    app.update(key('j'));
+    assert!(app.update(key('l')).is_empty());
+    // No fault: the panel is as before.
+    app.update(AppEvent::Links(vec![link("worker->payment", true, &[])]));
+    assert!(!screen_text(&render(&app, 100, 30)).contains('↳'));
+}

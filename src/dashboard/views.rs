@@ -14,9 +14,16 @@ pub struct PodsView {
     /// Why pods cannot be shown or controlled (e.g. Docker not running).
     pub unavailable: Option<String>,
     pub selected: usize,
+    /// The fault proxy's links and their faults, as last read from it.
+    pub links: Vec<crate::runtime::LinkStatus>,
 }
 
 impl PodsView {
+    /// The active faults of the link into `pod` (`worker->pod`), if any link reaches it.
+    pub fn link_into(&self, pod: &str) -> Option<&crate::runtime::LinkStatus> {
+        self.links.iter().find(|l| l.name.split_once("->").is_some_and(|(_, to)| to == pod))
+    }
+
     pub fn upsert(&mut self, p: PodStatus) {
         self.unavailable = None;
         match self.rows.iter_mut().find(|r| r.name == p.name) {

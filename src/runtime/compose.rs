@@ -92,7 +92,9 @@ pub fn parse(text: &str, file: &str) -> Result<Topology, RuntimeError> {
         None => None,
         Some(v) => Some(parse_twin(v, &pods).map_err(|m| err(format!("`x-faultline-twin`: {m}")))?),
     };
-    Ok(Topology { pods, network, volumes, images, image_order, twin })
+    let topology = Topology { pods, network, volumes, images, image_order, twin };
+    check_links(&topology).map_err(err)?;
+    Ok(topology)
 }
 
 /// `x-faultline-twin: {profile, engine, order_prefix}`: the engine must be a pod of the profile.
@@ -105,6 +107,21 @@ fn parse_twin(v: &Value, pods: &[PodSpec]) -> Result<TwinSpec, String> {
         return Err(format!("engine `{}` must be in the profile `{}` (add `profiles: [{}]`)", twin.engine, twin.profile, twin.profile));
     }
     Ok(twin)
+}
+
+/// The proxy pod's links must parse and join pods of the file.
+fn check_links(t: &Topology) -> Result<(), String> {
+    let Some(proxy) = t.proxy_pod() else { return Ok(()) };
+    let Some(text) = proxy.environment.get(super::links::LINKS_VAR) else { return Ok(()) };
+    let links = super::links::parse_links(text).map_err(|m| format!("service `{}`: {m}", proxy.name))?;
+    for l in &links {
+        for pod in [&l.from, &l.to] {
+            if t.pod(pod).is_err() {
+                return Err(format!("service `{}`: link `{}` names pod `{pod}`, which is not a service of this file", proxy.name, l.name));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_service(name: &str, svc: &Mapping, volumes: &[String]) -> Result<PodSpec, String> {
@@ -354,7 +371,8 @@ mod tests {
         let pos = |n: &str| t.pods.iter().position(|p| p.name == n).expect(n);
         assert!(pos("engine") < pos("worker"));
         assert!(pos("engine-dw") < pos("worker-dw"));
-        assert_eq!(t.pods.iter().filter(|p| p.profiles.is_empty()).count(), 6, "the normal demo has six pods");
+        assert!(pos("proxy") < pos("worker"));
+        assert_eq!(t.pods.iter().filter(|p| p.profiles.is_empty()).count(), 7, "the normal demo has seven pods");
     }
 
     #[test]

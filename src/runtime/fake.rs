@@ -16,6 +16,7 @@ use super::{
     split_image, Describe, EquivalentCommand, Health, LogLine, PodAction, PodRuntime, PodSpec, PodState, PodStatus, Progress, Project,
     RuntimeError, RuntimeKind, Topology,
 };
+use super::{LinkFault, LinkStatus};
 
 /// What the in-memory runtime offers as an equivalent command: none.
 pub(crate) fn no_command() -> EquivalentCommand {
@@ -30,12 +31,16 @@ pub struct FakeRuntime {
     calls: Mutex<Vec<(String, PodAction)>>,
     failures: Mutex<Vec<(String, String)>>,
     held: Mutex<BTreeMap<String, Arc<Notify>>>,
+    /// link -> the faults on it now.
+    faults: Mutex<BTreeMap<String, Vec<LinkFault>>>,
+    /// Every link call, as `latency 3s worker->payment` / `heal worker->payment`.
+    link_calls: Mutex<Vec<String>>,
 }
 
 impl FakeRuntime {
     /// A runtime over `topology`; no pod exists until `up` or `start`.
     pub fn new(topology: Topology) -> Self {
-        FakeRuntime { topology, project: Project::default(), hub: Hub::new(), calls: Mutex::default(), failures: Mutex::default(), held: Mutex::default() }
+        FakeRuntime { topology, project: Project::default(), hub: Hub::new(), calls: Mutex::default(), failures: Mutex::default(), held: Mutex::default(), faults: Mutex::default(), link_calls: Mutex::default() }
     }
 
     /// The demo's shape: engine, worker and payment (with `v1-bugged` and `v2-fixed`).
@@ -66,6 +71,32 @@ impl FakeRuntime {
             image_order: images.iter().map(|(i, _)| i.to_string()).collect(),
             twin: None,
         })
+    }
+
+    /// [`FakeRuntime::demo`] with a fault proxy whose links are `worker->engine` and
+    /// `worker->payment`.
+    pub fn with_proxy() -> Self {
+        let mut rt = Self::demo();
+        let links = r#"[{"name":"worker->engine","listen":"0.0.0.0:17233","upstream":"engine:7233"},{"name":"worker->payment","listen":"0.0.0.0:18082","upstream":"payment:8080"}]"#;
+        let mut proxy = rt.topology.pods[0].clone();
+        proxy.name = "proxy".into();
+        proxy.image = "faultline/proxy:latest".into();
+        proxy.environment = BTreeMap::from([(super::links::LINKS_VAR.to_string(), links.to_string()), ("FAULTLINE_LISTEN".into(), "0.0.0.0:8474".into())]);
+        proxy.ports = vec![super::PortMapping { host_ip: "127.0.0.1".into(), host_port: 8474, container_port: 8474 }];
+        rt.topology.pods.insert(1, proxy);
+        rt.topology.images.insert("faultline/proxy:latest".into(), super::links::PROXY_BINARY.into());
+        rt.topology.image_order.push("faultline/proxy:latest".into());
+        rt
+    }
+
+    /// Every link call so far, in order: `latency 3s worker->payment`, `heal worker->payment`.
+    pub fn link_calls(&self) -> Vec<String> {
+        self.link_calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The faults on each link now (links without any are left out).
+    pub fn faults(&self) -> BTreeMap<String, Vec<LinkFault>> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).iter().filter(|(_, f)| !f.is_empty()).map(|(l, f)| (l.clone(), f.clone())).collect()
     }
 
     /// Every action performed so far, in order.
@@ -208,5 +239,45 @@ impl PodRuntime for FakeRuntime {
 
     fn log_stream(&self) -> BoxStream<'static, LogLine> {
         self.hub.log_stream()
+    }
+
+    async fn link_fault(&self, link: &str, fault: LinkFault) -> Result<(), RuntimeError> {
+        self.topology.link(link)?;
+        self.link_calls.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{} {link}", fault.describe()));
+        let mut all = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        let faults = all.entry(link.to_string()).or_default();
+        faults.retain(|f| f.kind() != fault.kind());
+        faults.push(fault);
+        Ok(())
+    }
+
+    async fn heal_link(&self, link: &str, kind: Option<&str>) -> Result<(), RuntimeError> {
+        self.topology.link(link)?;
+        let call = match kind {
+            Some(k) => format!("heal {k} {link}"),
+            None => format!("heal {link}"),
+        };
+        self.link_calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
+        if let Some(faults) = self.faults.lock().unwrap_or_else(|e| e.into_inner()).get_mut(link) {
+            faults.retain(|f| kind.is_some_and(|k| k != f.kind()));
+        }
+        Ok(())
+    }
+
+    async fn link_status(&self) -> Result<Vec<LinkStatus>, RuntimeError> {
+        let all = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(self
+            .topology
+            .links()
+            .into_iter()
+            .map(|l| {
+                let faults = all.get(&l.name).cloned().unwrap_or_default();
+                LinkStatus {
+                    name: l.name,
+                    enabled: !faults.contains(&LinkFault::Partition),
+                    toxics: faults.iter().filter(|f| **f != LinkFault::Partition).map(LinkFault::short).collect(),
+                }
+            })
+            .collect())
     }
 }

@@ -447,10 +447,19 @@ impl PodRuntime for LocalRuntime {
                 self.shared.update(pod, |p| p.image = image);
                 self.spawn_pod(pod).await
             }
-            PodAction::Disconnect | PodAction::Reconnect => Err(invalid(
-                "local processes share the loopback interface and cannot be cut off; \
-                 use the Docker runtime (`--runtime docker`) for network faults",
-            )),
+            // Processes share the loopback interface: a pod is cut off by taking down every
+            // proxy link to or from it (what Docker's network disconnect does to the worker's
+            // view of it).
+            PodAction::Disconnect | PodAction::Reconnect => {
+                let links: Vec<_> = self.shared.topology.links().into_iter().filter(|l| l.touches(pod)).collect();
+                if links.is_empty() {
+                    return Err(invalid("local processes share the loopback interface; only the proxy's links can be cut, and none touches this pod"));
+                }
+                let connect = action == PodAction::Reconnect;
+                crate::runtime::links::ProxyApi::of(&self.shared.topology)?.set_enabled(&links, connect).await?;
+                self.shared.update(pod, |p| p.state = if connect { PodState::Running } else { PodState::Disconnected });
+                Ok(())
+            }
         }
     }
 

@@ -20,12 +20,14 @@
 //! - `ports`: "is this host port free, and who has it".
 //! - `readonly`: a runtime that watches a project held by another Faultline.
 //! - `shell`: quoting for the equivalent commands.
+//! - `links`: the worker's links through the fault proxy, their faults and the proxy's API.
 //! - `connect`: picks the runtime (`auto` falls back from Docker to local with a notice).
 
 pub mod compose;
 pub mod docker;
 pub mod fake;
 pub mod images;
+pub mod links;
 pub mod local;
 pub mod lock;
 pub mod project;
@@ -37,6 +39,7 @@ mod shell;
 
 pub use connect::{connect, describe_offline, Access, Connected, RuntimeChoice};
 pub use images::Progress;
+pub use links::{Direction, Link, LinkFault, LinkStatus};
 pub use project::{Project, DEFAULT_PROJECT, PROJECT_LABEL};
 
 use std::collections::BTreeMap;
@@ -299,6 +302,8 @@ pub enum RuntimeError {
     DockerUnavailable(String),
     #[error("unknown pod `{0}`; the pods are those of docker-compose.yml")]
     UnknownPod(String),
+    #[error("unknown link `{link}`; the links are: {known} (the proxy's FAULTLINE_PROXIES in docker-compose.yml)")]
+    UnknownLink { link: String, known: String },
     #[error("image {0} is missing; build it with `faultline images`")]
     ImageMissing(String),
     #[error("{action} is not possible on pod `{pod}` now: {reason}")]
@@ -334,6 +339,20 @@ pub trait Describe: Send + Sync {
     fn equivalent_command(&self, pod: &str, action: &PodAction) -> EquivalentCommand;
     /// The command that does [`PodRuntime::rebuild`] of `pod` by hand.
     fn rebuild_command(&self, pod: &str) -> EquivalentCommand;
+    /// The `curl` against the fault proxy's API that puts `fault` on `link`.
+    fn link_command(&self, link: &str, fault: &LinkFault) -> EquivalentCommand {
+        match self.topology().proxy_api_url() {
+            Some(api) => links::curl(&api, link, Some(fault)),
+            None => EquivalentCommand::NotOneLine { reason: "docker-compose.yml has no proxy pod".into() },
+        }
+    }
+    /// The `curl` that lifts `fault` from `link`.
+    fn heal_command(&self, link: &str, fault: &LinkFault) -> EquivalentCommand {
+        match self.topology().proxy_api_url() {
+            Some(api) => links::curl_heal(&api, link, fault),
+            None => EquivalentCommand::NotOneLine { reason: "docker-compose.yml has no proxy pod".into() },
+        }
+    }
 }
 
 impl std::fmt::Debug for dyn Describe {
@@ -374,6 +393,20 @@ pub trait PodRuntime: Describe {
     fn status_stream(&self) -> BoxStream<'static, PodStatus>;
     /// Live stream of the merged logs of all pods (recent lines first, then new ones).
     fn log_stream(&self) -> BoxStream<'static, LogLine>;
+    /// Puts `fault` on `link` (through the fault proxy's API, on either runtime).
+    async fn link_fault(&self, link: &str, fault: LinkFault) -> Result<(), RuntimeError> {
+        self.topology().link(link)?;
+        links::ProxyApi::of(self.topology())?.apply(link, &fault).await
+    }
+    /// Lifts the faults of `kind` (`latency`, `partition`, ...; all with `None`) from `link`.
+    async fn heal_link(&self, link: &str, kind: Option<&str>) -> Result<(), RuntimeError> {
+        self.topology().link(link)?;
+        links::ProxyApi::of(self.topology())?.heal(link, kind).await
+    }
+    /// Every link with its active faults, as the proxy reports them.
+    async fn link_status(&self) -> Result<Vec<LinkStatus>, RuntimeError> {
+        links::ProxyApi::of(self.topology())?.status().await
+    }
 }
 
 /// What both runtimes are set up from: the topology (moved by the project's port offset),

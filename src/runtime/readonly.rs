@@ -63,6 +63,12 @@ impl PodRuntime for ReadOnly {
     async fn act(&self, _pod: &str, _action: PodAction) -> Result<(), RuntimeError> {
         Err(self.refuse())
     }
+    async fn link_fault(&self, _link: &str, _fault: super::LinkFault) -> Result<(), RuntimeError> {
+        Err(self.refuse())
+    }
+    async fn heal_link(&self, _link: &str, _kind: Option<&str>) -> Result<(), RuntimeError> {
+        Err(self.refuse())
+    }
     async fn rebuild(&self, _pod: &str, _progress: Progress<'_>) -> Result<String, RuntimeError> {
         Err(self.refuse())
     }

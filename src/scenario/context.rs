@@ -14,6 +14,8 @@ pub struct Context {
     pods: Vec<(String, Vec<String>)>,
     /// The race twin, and the pods of its profile.
     twin: Option<(TwinSpec, Vec<String>)>,
+    /// The fault proxy's links (`worker->payment`), in file order.
+    links: Vec<String>,
 }
 
 impl Context {
@@ -22,7 +24,11 @@ impl Context {
             let pods = t.pods.iter().filter(|p| p.profiles.contains(&tw.profile)).map(|p| p.name.clone()).collect();
             (tw, pods)
         });
-        Context { pods: t.pods.iter().map(|p| (p.name.clone(), t.versions_of(&p.name))).collect(), twin }
+        Context {
+            pods: t.pods.iter().map(|p| (p.name.clone(), t.versions_of(&p.name))).collect(),
+            twin,
+            links: t.links().into_iter().map(|l| l.name).collect(),
+        }
     }
 
     /// The race twin of the topology, if it declares one.
@@ -48,7 +54,17 @@ impl Context {
 
     /// A context from explicit names (tests and tools that have no compose file at hand).
     pub fn from_pods(pods: BTreeMap<String, Vec<String>>) -> Self {
-        Context { pods: pods.into_iter().collect(), twin: None }
+        Context { pods: pods.into_iter().collect(), twin: None, links: Vec::new() }
+    }
+
+    /// This context with the proxy links `links`.
+    pub fn with_links(mut self, links: Vec<String>) -> Self {
+        self.links = links;
+        self
+    }
+
+    pub fn links(&self) -> &[String] {
+        &self.links
     }
 
     pub fn pods(&self) -> Vec<String> {

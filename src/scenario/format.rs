@@ -179,9 +179,26 @@ pub struct RawAction {
     /// `wait`: a condition.
     #[serde(default)]
     pub until: Option<Spanned<RawCondition>>,
-    /// `wait` with `until`: how long before the run is aborted.
+    /// `wait` with `until`: how long before the run is aborted. `timeout`, `reset`: how long
+    /// before the link closes (resets) a connection (default 0: at once; `timeout` then
+    /// holds it until healed).
     #[serde(default)]
     pub timeout: Option<Spanned<String>>,
+    /// Link actions: the proxy link, e.g. `worker->payment`.
+    #[serde(default)]
+    pub link: Option<Spanned<String>>,
+    /// `latency`: the delay, e.g. "3s".
+    #[serde(default)]
+    pub latency: Option<Spanned<String>>,
+    /// `latency`: ± this much at random, e.g. "100ms".
+    #[serde(default)]
+    pub jitter: Option<Spanned<String>>,
+    /// `bandwidth`: KB/s (1 KB = 1000 bytes).
+    #[serde(default)]
+    pub rate: Option<Spanned<i64>>,
+    /// Link faults: "downstream" (answers, the default) or "upstream" (requests).
+    #[serde(default)]
+    pub stream: Option<Spanned<String>>,
     /// `fault`: the fault point, e.g. `after_state_commit`.
     #[serde(default)]
     pub point: Option<Spanned<String>>,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use faultline_demo::order::OrderTiming;
 
-use crate::runtime::PodAction;
+use crate::runtime::{LinkFault, PodAction};
 
 pub use crate::checker::{AnomalyKind, Side};
 
@@ -176,6 +176,10 @@ pub enum Action {
     Cancel { target: Target },
     Wait(Duration),
     WaitUntil { condition: Condition, timeout: Duration },
+    /// A fault on a proxy link; with `heal_after` (unscaled) it heals itself that long later.
+    LinkFault { link: String, fault: LinkFault, heal_after: Option<Duration> },
+    /// Lifts every fault from `link` (from every link the run faulted when `None`).
+    Heal { link: Option<String> },
     /// Arms a fault point on the engine(s) of `side` (see [`FaultPlan`]).
     Fault(FaultPlan),
     /// Releases the holds of every fault this run armed on `side`, now and later.
@@ -314,6 +318,10 @@ impl Action {
             Action::WaitUntil { condition, .. } => format!("wait until {}", condition.describe()),
             Action::Fault(plan) => plan.describe(),
             Action::ReleaseFaults { side } => format!("release the held faults on {}", side.describe()),
+            Action::LinkFault { link, fault, heal_after: None } => format!("{} on {link}", fault.describe()),
+            Action::LinkFault { link, fault, heal_after: Some(d) } => format!("{} on {link} for {}", fault.describe(), fmt_duration(*d)),
+            Action::Heal { link: Some(link) } => format!("heal {link}"),
+            Action::Heal { link: None } => "heal every link".into(),
         }
     }
 }

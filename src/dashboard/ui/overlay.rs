@@ -24,6 +24,7 @@ const HELP: &[(&str, &str)] = &[
     ("r a c T", "workflow: retry now · approve · cancel · terminate"),
     ("K s p", "pod: kill · stop/start · pause/unpause"),
     ("b f R", "pod: deploy its 1st · 2nd version · rebuild & redeploy"),
+    ("l x", "pod: 3 s latency · cut its link (again: lift)"),
     ("space", "next presenter step of the scenario"),
     ("n", "start a new order"),
     ("?", "this help"),

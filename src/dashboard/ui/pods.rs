@@ -1,4 +1,7 @@
 //! Pods panel: name, version, state, health, restarts, uptime; or why pods are unavailable.
+//! Under a pod whose link (the worker's link to it through the fault proxy) has faults, a
+//! row names the other end and the faults (`↳ worker  +3000ms`, `cut`); with no fault the
+//! panel is as it always was.
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
@@ -10,13 +13,26 @@ use crate::dashboard::app::{App, Panel};
 use crate::dashboard::views::pod_state_label;
 use crate::runtime::{Health, PodState};
 
-/// Rows wanted: one per pod plus the header and the borders.
+/// Rows wanted: one per pod and per faulted link, plus the header and the borders.
 pub fn height(app: &App) -> u16 {
     if app.pods.rows.is_empty() {
         4
     } else {
-        app.pods.rows.len() as u16 + 3
+        (app.pods.rows.len() + faulted_links(app).len()) as u16 + 3
     }
+}
+
+/// (pod the link reaches, the other end, its faults) for every link with a fault.
+fn faulted_links(app: &App) -> Vec<(String, String, Vec<String>)> {
+    app.pods
+        .links
+        .iter()
+        .filter_map(|l| {
+            let (from, to) = l.name.split_once("->")?;
+            let faults = l.faults();
+            (!faults.is_empty()).then(|| (to.to_string(), from.to_string(), faults))
+        })
+        .collect()
 }
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
@@ -40,8 +56,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     }
     let sel = app.pods.selected.min(app.pods.rows.len() - 1);
     let fit = area.height.saturating_sub(3) as usize;
-    let offset = (sel + 1).saturating_sub(fit);
-    let rows = app.pods.rows.iter().enumerate().skip(offset).take(fit).map(|(i, p)| {
+    let links = faulted_links(app);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut sel_row = 0;
+    for (i, p) in app.pods.rows.iter().enumerate() {
         let state_style = match p.state {
             PodState::Running => t.fg(t.ok),
             PodState::Starting | PodState::Paused | PodState::Disconnected => t.fg(t.warn),
@@ -90,12 +108,17 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         }
         cells.push(Span::styled(uptime, t.base()));
         let row = Row::new(cells);
-        if i == sel && app.focus == Panel::Pods {
-            row.style(t.selected())
-        } else {
-            row
+        if i == sel {
+            sel_row = rows.len();
         }
-    });
+        rows.push(if i == sel && app.focus == Panel::Pods { row.style(t.selected()) } else { row });
+        for (_, from, faults) in links.iter().filter(|(to, _, _)| *to == p.name) {
+            let (first, rest) = faults.split_first().map(|(f, r)| (f.clone(), r.join(" "))).unwrap_or_default();
+            rows.push(Row::new(vec![Span::styled(format!(" ↳ {from}"), t.dim()), Span::styled(first, t.bold().fg(t.warn)), Span::styled(rest, t.bold().fg(t.warn))]));
+        }
+    }
+    let offset = (sel_row + 1).saturating_sub(fit);
+    let rows = rows.into_iter().skip(offset).take(fit);
     let mut widths = vec![Constraint::Length(12), Constraint::Length(9)];
     let mut header = vec!["pod", "version"];
     if big {

@@ -24,7 +24,19 @@ pub fn render(setup: &RuntimeSetup, pod: &str, action: &PodAction, pid: Option<i
             ))
         }
         PodAction::Disconnect | PodAction::Reconnect => {
-            return not("local processes share the loopback interface and no command cuts one off; use `--runtime docker` for network faults".into())
+            let enabled = *action == PodAction::Reconnect;
+            let (Some(api), links) = (setup.topology.proxy_api_url(), setup.topology.links()) else {
+                return not("local processes share the loopback interface; without a proxy pod nothing cuts one off".into());
+            };
+            let lines: Vec<String> = links
+                .iter()
+                .filter(|l| l.touches(pod))
+                .map(|l| format!("curl -sX POST {api}/proxies/{} -d '{{\"enabled\":{enabled}}}'", crate::runtime::links::path_segment(&l.name)))
+                .collect();
+            if lines.is_empty() {
+                return not(format!("local processes share the loopback interface and no proxy link touches `{pod}`"));
+            }
+            return EquivalentCommand::Line(lines.join(" && "));
         }
     };
     match pid {
@@ -60,12 +72,18 @@ mod tests {
         for (a, why) in [
             (PodAction::Kill, "no running process"),
             (PodAction::Deploy { version: "v2-fixed".into() }, "child process"),
-            (PodAction::Disconnect, "loopback"),
         ] {
             let c = render(&s, "payment", &a, None);
             assert!(matches!(&c, EquivalentCommand::NotOneLine { reason } if reason.contains(why)), "{c}");
             assert!(!c.to_string().contains("pgrep"), "{c}");
         }
         assert!(rebuild(&s, "payment").to_string().contains("cargo build --release --workspace --bins"));
+        // Cutting a local pod off takes its proxy links down.
+        assert_eq!(
+            render(&s, "payment", &PodAction::Disconnect, None).line(),
+            Some(r#"curl -sX POST http://127.0.0.1:8474/proxies/worker-%3Epayment -d '{"enabled":false}'"#)
+        );
+        let engine = render(&s, "engine", &PodAction::Reconnect, None).to_string();
+        assert!(engine.contains("worker-%3Eengine -d '{\"enabled\":true}'") && !engine.contains("payment"), "{engine}");
     }
 }

@@ -18,6 +18,8 @@ pub fn local_env(topology: &Topology, spec: &PodSpec, data_dir: &Path) -> BTreeM
         .map(|(k, v)| {
             let v = if k == "FAULTLINE_LISTEN" {
                 listen_addr(spec, v)
+            } else if k == crate::runtime::links::LINKS_VAR {
+                proxy_links(topology, spec, v)
             } else {
                 let v = rewrite_urls(topology, v);
                 rewrite_volume_paths(spec, &pod_dir, &v)
@@ -40,6 +42,23 @@ fn listen_addr(spec: &PodSpec, value: &str) -> String {
         // Not published: any free loopback port, never every interface.
         None => "127.0.0.1:0".to_string(),
     }
+}
+
+/// The fault proxy's links (`FAULTLINE_PROXIES`): each listener moves to its published
+/// loopback port, each upstream `pod:port` to that pod's host port. Left as written when it
+/// is not a JSON list (the compose check has refused it already).
+fn proxy_links(topology: &Topology, spec: &PodSpec, value: &str) -> String {
+    let Ok(serde_json::Value::Array(mut items)) = serde_json::from_str::<serde_json::Value>(value) else { return value.to_string() };
+    for item in &mut items {
+        if let Some(listen) = item.get("listen").and_then(|l| l.as_str()).map(str::to_string) {
+            item["listen"] = listen_addr(spec, &listen).into();
+        }
+        if let Some(up) = item.get("upstream").and_then(|u| u.as_str()).map(str::to_string) {
+            let host = rewrite_urls(topology, &format!("http://{up}"));
+            item["upstream"] = host.strip_prefix("http://").unwrap_or(&up).to_string().into();
+        }
+    }
+    serde_json::Value::Array(items).to_string()
 }
 
 fn rewrite_urls(topology: &Topology, value: &str) -> String {
@@ -96,9 +115,10 @@ mod tests {
         let t = topology();
         let worker = t.pod("worker").unwrap();
         let env = local_env(&t, worker, Path::new("/tmp/fl"));
-        assert_eq!(env["FAULTLINE_ENGINE_URL"], "http://127.0.0.1:7233");
-        assert_eq!(env["PAYMENT_URL"], "http://127.0.0.1:8082");
-        assert_eq!(env["NOTIFICATION_URL"], "http://127.0.0.1:8084");
+        // Through the proxy's links, as in Docker.
+        assert_eq!(env["FAULTLINE_ENGINE_URL"], "http://127.0.0.1:17233");
+        assert_eq!(env["PAYMENT_URL"], "http://127.0.0.1:18082");
+        assert_eq!(env["NOTIFICATION_URL"], "http://127.0.0.1:18084");
         assert_eq!(env["FAULTLINE_LISTEN"], "127.0.0.1:8085");
         assert_eq!(env["FAULTLINE_TASK_QUEUE"], "orders");
     }
@@ -111,6 +131,17 @@ mod tests {
         assert_eq!(env["FAULTLINE_LISTEN"], "127.0.0.1:7233");
         let env = local_env(&t, t.pod("payment").unwrap(), Path::new("/tmp/fl"));
         assert_eq!(env["FAULTLINE_DATA"], "/tmp/fl/payment");
+    }
+
+    #[test]
+    fn proxy_links_listen_and_reach_on_loopback() {
+        let t = topology();
+        let env = local_env(&t, t.proxy_pod().unwrap(), Path::new("/tmp/fl"));
+        let links: serde_json::Value = serde_json::from_str(&env["FAULTLINE_PROXIES"]).unwrap();
+        let payment = links.as_array().unwrap().iter().find(|l| l["name"] == "worker->payment").unwrap();
+        assert_eq!(payment["listen"], "127.0.0.1:18082");
+        assert_eq!(payment["upstream"], "127.0.0.1:8082");
+        assert_eq!(env["FAULTLINE_LISTEN"], "127.0.0.1:8474");
     }
 
     #[test]

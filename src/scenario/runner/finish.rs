@@ -76,6 +76,8 @@ impl Run {
         if let Some((_, why)) = &aborted {
             self.note(format!("run aborted: {why}"));
         }
+        // First of all, whatever ended the run: no fault of this run outlives it.
+        self.heal_all_links().await;
         // The last events count: give those in flight a moment, then fold all that arrived.
         let drain_until = Self::after(self.ctl.now(), self.cfg.drain);
         let _ = self.ctl.wait_until(Some(drain_until), &[], "the last events", |_, _, _| false).await;

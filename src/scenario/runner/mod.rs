@@ -20,10 +20,12 @@
 //! - `engine`: the engine interface ([`EngineApi`]) and its HTTP implementation.
 //! - `steps`: setup, gates and actions. `finish`: settle, audit and the report.
 //! - `twin`: the dual-write twin's orders, the fault plan on both engines, the race checker.
+//! - `links`: link faults, their self-heals, and the heal at the end of every run.
 
 mod control;
 mod engine;
 mod finish;
+mod links;
 mod live;
 mod steps;
 #[cfg(test)]
@@ -193,6 +195,10 @@ pub(crate) struct Run {
     twin: Option<twin::Twin>,
     /// Faults this run armed: (on the twin, id).
     faults: Vec<(bool, u64)>,
+    /// Link faults put on and not healed yet; all are healed at the end.
+    faulted: links::Faulted,
+    /// Pending self-heals (a fault's `for`).
+    heal_tasks: Vec<(String, tokio::task::JoinHandle<()>)>,
 }
 
 impl Run {
@@ -231,6 +237,8 @@ impl Run {
             steps_done: 0,
             twin: None,
             faults: Vec::new(),
+            faulted: Default::default(),
+            heal_tasks: Vec::new(),
         }
     }
 

@@ -132,7 +132,7 @@ impl Run {
         Ok(started_at)
     }
 
-    fn action_done(&self, step: usize, text: String, ok: bool, detail: Option<String>) {
+    pub(super) fn action_done(&self, step: usize, text: String, ok: bool, detail: Option<String>) {
         self.out.emit(RunEvent::Action { step, at_ms: self.now_ms(), text, ok, detail });
     }
 
@@ -226,6 +226,8 @@ impl Run {
                 self.ctl.wait_until(Some(until), &[], &condition.describe(), |s, _, _| condition_holds(s, condition, started)).await?;
                 self.action_done(step, text, true, None);
             }
+            Action::LinkFault { link, fault, heal_after } => self.put_link_fault(step, text, link, fault, *heal_after).await?,
+            Action::Heal { link } => self.heal_links(step, text, link.as_deref()).await?,
         }
         Ok(())
     }

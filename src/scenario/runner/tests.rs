@@ -112,7 +112,11 @@ struct Harness {
 
 impl Harness {
     fn start(toml: &str) -> Harness {
-        let rt = Arc::new(FakeRuntime::demo());
+        Self::start_on(FakeRuntime::demo(), toml)
+    }
+
+    fn start_on(rt: FakeRuntime, toml: &str) -> Harness {
+        let rt = Arc::new(rt);
         let sc = crate::scenario::validate::validate_text(Path::new("test.toml"), toml, &Context::from_topology(rt.topology()))
             .unwrap_or_else(|d| panic!("{d:?}"));
         let clock = TokioClock::new(T0);
@@ -425,4 +429,72 @@ async fn a_failed_pod_action_stops_the_story_and_says_why() {
     let why = r.aborted.unwrap_or_default();
     assert!(why.contains("pause payment failed") && why.contains("the container is gone"), "{why}");
     assert_eq!(r.verdict, Verdict::Failed);
+}
+
+// Link faults: healed by themselves after `for`, by `heal`, and always at the end of a run.
+
+const LINKS_HEAD: &str = r#"
+title = "t"
+description = "d"
+timeout = "10m"
+[workload]
+orders = 1
+seed = 7
+[[step]]
+title = "faults"
+narration = "n"
+actions = [{ do = "start_orders" }, { do = "latency", link = "worker->payment", latency = "3s", for = "30s" }, { do = "partition", link = "worker->engine" }]
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn a_fault_heals_itself_after_its_for_and_the_rest_when_the_run_ends() {
+    let mut h = Harness::start_on(
+        FakeRuntime::with_proxy(),
+        &format!("{LINKS_HEAD}[[step]]\ntitle = \"later\"\nnarration = \"n\"\nafter = \"60s\"\n"),
+    );
+    h.started(0).await;
+    let t0 = h.engine.clock.now_ms();
+    let fault = h.until("the fault", |e| matches!(e, RunEvent::Action { text, .. } if text == "latency 3s on worker->payment for 30s")).await;
+    let RunEvent::Action { ok: true, detail: Some(detail), .. } = fault else { panic!("{fault:?}") };
+    assert!(detail.contains("heals itself in 30s") && detail.contains("curl -sX POST http://127.0.0.1:8474/proxies/worker-%3Epayment/toxics"), "{detail}");
+    h.until("the self-heal", |e| matches!(e, RunEvent::Action { text, .. } if text == "latency on worker->payment healed itself")).await;
+    let healed_after = h.engine.clock.now_ms() - t0;
+    assert!((30_000..31_000).contains(&healed_after), "healed after {healed_after} ms");
+    assert_eq!(h.rt.faults().keys().collect::<Vec<_>>(), ["worker->engine"], "the partition has no `for`: still on");
+    let rt = h.rt.clone();
+    let r = h.report().await;
+    assert_eq!(r.aborted, None);
+    assert!(rt.faults().is_empty(), "the end of the run healed the partition: {:?}", rt.faults());
+    assert_eq!(rt.link_calls(), ["latency 3s worker->payment", "partition worker->engine", "heal latency worker->payment", "heal worker->engine"]);
+    assert!(r.timeline.iter().any(|t| t.text.contains("healing the links this run left faulted: worker->engine (partition)")), "{:?}", r.timeline);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_aborted_run_heals_every_fault_it_made_and_cancels_pending_self_heals() {
+    let mut h = Harness::start_on(FakeRuntime::with_proxy(), &format!("{LINKS_HEAD}[[step]]\ntitle = \"stop\"\nnarration = \"n\"\nmanual = true\n"));
+    h.waiting(1).await;
+    assert_eq!(h.rt.faults().len(), 2);
+    h.handle.commands.send(RunCommand::Abort).unwrap();
+    let rt = h.rt.clone();
+    let r = h.report().await;
+    assert!(r.aborted.is_some());
+    assert!(rt.faults().is_empty(), "{:?}", rt.faults());
+    assert_eq!(rt.link_calls(), ["latency 3s worker->payment", "partition worker->engine", "heal worker->engine", "heal worker->payment"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_that_times_out_still_heals_and_heal_lifts_one_link() {
+    let mut h = Harness::start_on(
+        FakeRuntime::with_proxy(),
+        &format!("{LINKS_HEAD}[[step]]\ntitle = \"heal\"\nnarration = \"n\"\nactions = [{{ do = \"heal\", link = \"worker->payment\" }}]\n[[step]]\ntitle = \"never\"\nnarration = \"n\"\nwhen = {{ completed = 1 }}\ntimeout = \"1m\"\n"),
+    );
+    h.started(1).await;
+    let rt = h.rt.clone();
+    let r = h.report().await;
+    assert!(r.aborted.as_deref().unwrap_or("").contains("timed out"), "{:?}", r.aborted);
+    assert!(rt.faults().is_empty());
+    let calls = rt.link_calls();
+    assert_eq!(calls[2], "heal worker->payment");
+    assert_eq!(calls.last().map(String::as_str), Some("heal worker->engine"));
+    assert_eq!(calls.len(), 4, "the healed link is not healed twice, the pending self-heal is cancelled: {calls:?}");
 }

@@ -22,6 +22,9 @@ impl Checker<'_> {
         comebacks: &mut Vec<String>,
     ) -> Option<Action> {
         let name = a.action.get_ref().as_str();
+        if super::links::LINK_ACTIONS.contains(&name) {
+            return self.link_action(a, span);
+        }
         let pod_action = match name {
             "start" => Some(PodAction::Start),
             "stop" => Some(PodAction::Stop),
@@ -45,7 +48,7 @@ impl Checker<'_> {
             "fault" => &["point", "action", "delay", "match", "count", "side"],
             "release_faults" => &["side"],
             _ => {
-                self.err(a.action.span(), format!("unknown action `{name}`; the actions are start, stop, kill, pause, unpause, restart, deploy, disconnect, reconnect, start_orders, signal, retry_now, cancel, wait, fault, release_faults"));
+                self.err(a.action.span(), format!("unknown action `{name}`; the actions are start, stop, kill, pause, unpause, restart, deploy, disconnect, reconnect, start_orders, signal, retry_now, cancel, wait, fault, release_faults, {}", super::links::LINK_ACTIONS.join(", ")));
                 return None;
             }
         };
@@ -63,6 +66,11 @@ impl Checker<'_> {
             ("delay", a.delay.as_ref().map(|v| v.span())),
             ("match", a.matcher.as_ref().map(|v| v.span())),
             ("side", a.side.as_ref().map(|v| v.span())),
+            ("link", a.link.as_ref().map(|v| v.span())),
+            ("latency", a.latency.as_ref().map(|v| v.span())),
+            ("jitter", a.jitter.as_ref().map(|v| v.span())),
+            ("rate", a.rate.as_ref().map(|v| v.span())),
+            ("stream", a.stream.as_ref().map(|v| v.span())),
         ];
         for (key, sp) in present {
             if let Some(sp) = sp {

@@ -20,6 +20,7 @@ mod actions;
 mod race;
 
 pub use race::kind_name;
+mod links;
 
 use super::context::Context;
 use super::error::Diagnostic;
@@ -51,6 +52,8 @@ struct Checker<'a> {
     diags: Vec<Diagnostic>,
     /// `[setup] twin = true`: the dual-write twin runs beside the engine.
     twin: bool,
+    /// Links an earlier action puts a fault on (a `heal` needs one).
+    faulted_links: std::collections::BTreeSet<String>,
 }
 
 /// Validates the text of one scenario file.
@@ -64,7 +67,7 @@ pub fn validate_text(file: &Path, text: &str, ctx: &Context) -> Result<Scenario,
             return Err(vec![Diagnostic::at(file, text, span, msg)]);
         }
     };
-    let mut c = Checker { file, text, ctx, diags: Vec::new(), twin: false };
+    let mut c = Checker { file, text, ctx, diags: Vec::new(), twin: false, faulted_links: Default::default() };
     let scenario = c.scenario(raw);
     if c.diags.is_empty() {
         Ok(scenario)
