@@ -220,9 +220,12 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         let ev = &run.events[ei];
         let (detail, style) = describe_for(t, run, ev, !big);
         let name = if big { trunc(ev.kind.name(), name_w) } else { short_name(&ev.kind).to_string() };
+        // Narrow screens keep the id and time columns tight: the room goes to the attempt
+        // and the failure's code.
+        let (id_w, at_w) = if big { (4, 7) } else { (3, 6) };
         let mut line = Line::from(vec![
-            Span::styled(format!("{:>4} ", ev.event_id), t.dim()),
-            Span::styled(format!("{:>7} ", format!("+{}", fmt_countdown(ev.timestamp_ms - run.started_at_ms))), t.dim()),
+            Span::styled(format!("{:>id_w$} ", ev.event_id), t.dim()),
+            Span::styled(format!("{:>at_w$} ", format!("+{}", fmt_countdown(ev.timestamp_ms - run.started_at_ms))), t.dim()),
             Span::styled(format!("{name:<name_w$} "), style),
             Span::styled(detail, style),
         ]);

@@ -101,6 +101,13 @@ impl Run {
         let wake: Vec<i64> = at.into_iter().chain(after).collect();
         let manual = step.manual && !self.cfg.auto_advance;
         let started = self.orders_started();
+        if let (Some(text), Some(c)) = (&step.narration_waiting, &step.when) {
+            // Only while it is true: a condition that already holds goes straight to the
+            // step's own narration.
+            if !condition_holds(&self.shared.borrow(), c, started) {
+                self.out.emit(RunEvent::Narration { step: i, at_ms: self.now_ms(), text: text.clone() });
+            }
+        }
         self.ctl
             .wait_until(until, &wake, &text, |s, now, advanced| {
                 (!manual || advanced)
