@@ -48,7 +48,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     // No full-screen background pass: every cell belongs to a panel that paints its own
     // background (the light-theme test checks that no cell is left unpainted).
     let big = area.width >= 160 && area.height >= 45;
-    let stage_h = stage::height(app, big);
+    // On narrow screens the expectations sit beside the stage.
+    let stage_w = if big { area.width } else { area.width.saturating_sub(EXPECTATIONS_W) };
+    let stage_h = stage::height(app, big, stage_w);
     let logs_h = if big { (area.height / 4).max(8) } else { 0 };
     let [header, stage_a, body, logs_area, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -86,7 +88,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             stage::draw(f, app, stage_l, big);
             scenario::expectations(f, app, exp_a);
         }
-        let [left, right] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(body);
+        let [left, right] = Layout::horizontal([Constraint::Percentage(43), Constraint::Percentage(57)]).areas(body);
         let pods_h = pods::height(app).min(9);
         let [pods_a, wf_a] = Layout::vertical([Constraint::Length(pods_h), Constraint::Min(5)]).areas(left);
         pods::draw(f, app, pods_a, false);

@@ -75,10 +75,12 @@ fn expectation_lines(app: &App, sc: &ScenarioView, w: usize) -> Vec<Line<'static
                 Some(Verdict::NotEvaluated) => ("–", t.dim()),
                 None => ("…", t.base()),
             };
-            let name_w = (w / 2).max(8).min(name.chars().count());
+            // The value first gets its room (it is what moves), the name the rest.
+            let value_w = measured.chars().count().min(w / 2);
+            let name_w = w.saturating_sub(value_w + 4);
             Line::from(vec![
-                Span::styled(format!("{mark} {} ", trunc(name, name_w)), style),
-                Span::styled(trunc(measured, w.saturating_sub(name_w + 3)), t.bold().fg(t.info)),
+                Span::styled(format!("{mark} {}: ", trunc(name, name_w)), style),
+                Span::styled(trunc(measured, w.saturating_sub(name.chars().count().min(name_w) + 4)), t.bold().fg(t.info)),
             ])
         })
         .collect()

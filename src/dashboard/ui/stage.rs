@@ -18,13 +18,15 @@ use crate::scenario::report::Verdict;
 /// Rows of the large title (both pixel sizes used draw the 8x8 font in four rows).
 const BIG_ROWS: u16 = 4;
 
-/// Rows the stage takes: the bar, the step line, the title, the narration.
-pub fn height(app: &App, big: bool) -> u16 {
-    match (&app.scenario, big) {
-        (None, _) => 0,
-        (Some(_), true) => 2 + BIG_ROWS + 4,
-        (Some(_), false) => 2 + BIG_ROWS + 3,
-    }
+/// Rows the stage takes in `width` columns: the bar, the step line, the title (four rows in
+/// large type, one when it does not fit), the narration.
+pub fn height(app: &App, big: bool, width: u16) -> u16 {
+    let Some(sc) = &app.scenario else { return 0 };
+    let title_rows = match pixel_size(&step_title(sc), width.saturating_sub(2), big) {
+        Some(_) if sc.setup_failed.is_none() => BIG_ROWS,
+        _ => 1,
+    };
+    2 + title_rows + if big { 4 } else { 3 }
 }
 
 /// The title of the step the narration belongs to (the scenario's title before the first).
@@ -53,15 +55,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let Some(sc) = &app.scenario else { return };
     let style = Style::default().fg(t.narration_fg).bg(t.narration_bg);
     f.render_widget(Paragraph::new("").style(style), area);
+    let title = step_title(sc);
+    let size = pixel_size(&title, area.width.saturating_sub(2), big).filter(|_| sc.setup_failed.is_none());
+    let title_rows = if size.is_some() { BIG_ROWS } else { 1 };
     let [bar, steps_a, title_a, narration_a] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Length(BIG_ROWS), Constraint::Min(1)]).areas(area);
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Length(title_rows), Constraint::Min(1)]).areas(area);
     draw_bar(f, app, sc, bar, style);
     f.render_widget(Paragraph::new(step_line(app, sc, steps_a.width as usize, style)).style(style), steps_a);
 
-    let title = step_title(sc);
-    let mut narration_area = narration_a;
-    match pixel_size(&title, title_a.width.saturating_sub(2), big) {
-        Some(size) if sc.setup_failed.is_none() => {
+    match size {
+        Some(size) => {
             let text = BigText::builder()
                 .pixel_size(size)
                 .style(style.fg(t.focus).add_modifier(Modifier::BOLD))
@@ -70,19 +73,17 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
                 .build();
             f.render_widget(text, title_a);
         }
-        _ => {
-            // Too long for large type: the title in bold on the first row, the narration below.
-            let [one, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(title_a);
-            let line = Line::from(Span::styled(trunc(&title, one.width as usize), style.fg(t.focus).add_modifier(Modifier::BOLD)));
-            f.render_widget(Paragraph::new(line).alignment(Alignment::Center).style(style), one);
-            narration_area = Rect { y: rest.y, height: rest.height + narration_a.height, ..rest };
+        None => {
+            // Too long for large type: the title in bold, underlined.
+            let line = Line::from(Span::styled(trunc(&title, title_a.width as usize), style.fg(t.focus).add_modifier(Modifier::BOLD | Modifier::UNDERLINED)));
+            f.render_widget(Paragraph::new(line).alignment(Alignment::Center).style(style), title_a);
         }
     }
     let mut lines = vec![Line::from(Span::styled(sc.narration.clone(), style.add_modifier(Modifier::BOLD)))];
     if let (None, Some(note)) = (sc.current, &sc.note) {
         lines.push(Line::from(Span::styled(note.clone(), style)));
     }
-    f.render_widget(Paragraph::new(lines).alignment(Alignment::Center).wrap(Wrap { trim: true }).style(style), narration_area);
+    f.render_widget(Paragraph::new(lines).alignment(Alignment::Center).wrap(Wrap { trim: true }).style(style), narration_a);
 }
 
 /// ` bugged-pod · step 2/4` on the left; on the right what the presenter can do, or the verdict.
@@ -140,7 +141,9 @@ fn step_line<'a>(app: &App, sc: &ScenarioView, width: usize, style: Style) -> Li
         if i == at {
             s = s.add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
         }
-        spans.push(Span::styled(format!("{mark} {title}"), s));
+        // With many steps the others keep only their marks.
+        let text = if title.is_empty() || (i != at && other_room < 4) { mark.to_string() } else { format!("{mark} {title}") };
+        spans.push(Span::styled(text, s));
         if i + 1 < n {
             spans.push(Span::styled(" › ", style.fg(t.dim)));
         }

@@ -30,12 +30,19 @@ pub fn header(f: &mut Frame, app: &App, area: Rect, big: bool) {
         spans.push(Span::styled("  ✗ Docker not running", t.bold().fg(t.err)));
     }
     spans.push(Span::raw("   "));
+    // With no worker, the waiting tasks are the news: they come before the counts.
+    let backlog_first = app.no_worker_polling();
+    if backlog_first {
+        spans.extend(backlog(app));
+    }
     if big {
-        spans.push(Span::styled(format!("{} workflows · {} events", app.store.len(), app.store.total_events), t.dim()));
+        spans.push(Span::styled(format!("{} workflows · {} events   ", app.store.len(), app.store.total_events), t.dim()));
     } else {
         spans.extend(super::counts::inline(app));
     }
-    spans.extend(backlog(app));
+    if !backlog_first {
+        spans.extend(backlog(app));
+    }
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     let spark = super::counts::inline_sparkline(app);
     if !big && used + spark.iter().map(|s| s.content.chars().count()).sum::<usize>() <= area.width as usize {

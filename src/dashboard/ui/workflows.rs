@@ -109,7 +109,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     // title); the step column takes the rest, so `ChargePayment ×5` survives at 100 columns.
     let longest = vis.iter().map(|i| runs[*i].workflow_id.strip_prefix(prefix.as_str()).unwrap_or(&runs[*i].workflow_id).chars().count() + 1).max().unwrap_or(4);
     let id_w = longest.clamp(4, if big { 24 } else { 16 }) as u16;
-    let fixed = if big { 12 + 10 + 3 + 6 + 6 } else { 9 + 6 + 3 };
+    let fixed = if big { 12 + 10 + 3 + 6 + 6 } else { 9 + 5 + 3 };
     let step_w: u16 = area.width.saturating_sub(2 + id_w + fixed).clamp(10, if big { 28 } else { 22 });
     let rows = vis.iter().skip(offset).take(rows_fit).map(|i| {
         let r = &runs[*i];
@@ -130,7 +130,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
             cells.push(Span::styled(attempt, t.fg(t.warn)));
         } else {
             // Narrow screens fold the attempt into the step: `charge ×3`.
-            let step = if retried { format!("{} ×{}", trunc(&step_label, step_w as usize - 4), r.attempt) } else { trunc(&step_label, step_w as usize) };
+            let suffix = format!(" ×{}", r.attempt);
+            let step = if retried { format!("{}{suffix}", trunc(&step_label, (step_w as usize).saturating_sub(suffix.chars().count()))) } else { trunc(&step_label, step_w as usize) };
             cells.push(Span::styled(step, if retried { t.fg(t.warn) } else { t.base() }));
         }
         cells.push(Span::styled(age, t.dim()));
@@ -153,7 +154,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         widths.extend([Constraint::Length(10), Constraint::Length(step_w), Constraint::Length(3), Constraint::Length(6)]);
         header.extend(["status", "step", "att", "age"]);
     } else {
-        widths.extend([Constraint::Length(9), Constraint::Length(step_w), Constraint::Length(6)]);
+        widths.extend([Constraint::Length(9), Constraint::Length(step_w), Constraint::Length(5)]);
         header.extend(["status", "step", "age"]);
     }
     let table = Table::new(rows, widths).header(Row::new(header).style(t.dim())).block(block).column_spacing(1);

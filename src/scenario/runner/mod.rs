@@ -100,6 +100,11 @@ pub struct StepInfo {
     pub actions: Vec<String>,
 }
 
+/// The steps of a scenario as a run lists them in its plan.
+pub fn step_infos(sc: &Scenario) -> Vec<StepInfo> {
+    sc.steps.iter().map(steps::info).collect()
+}
+
 /// What a run reports as it goes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEvent {
