@@ -99,6 +99,10 @@ enum Command {
         /// Use the pods already running instead of bringing the topology up.
         #[arg(long)]
         no_up: bool,
+        /// Keep the engine's earlier workflows and the services' ledgers; by default each
+        /// run starts on a fresh engine database.
+        #[arg(long)]
+        keep_history: bool,
     },
 }
 
@@ -140,11 +144,11 @@ fn run() -> anyhow::Result<()> {
     match cli.command {
         None => {
             let all_up = faultline::scenario::cli::default_dir(&cli.common.compose).join("all-up.toml");
-            dashboard(&cli.common, Mode::Scenario(all_up), 1.0, true, None)
+            dashboard(&cli.common, Mode::Scenario(all_up), 1.0, true, None, false)
         }
-        Some(Command::Attach { engine }) => dashboard(&cli.common, Mode::Attach { engine_url: engine }, 1.0, false, None),
-        Some(Command::Run { scenario, headless: false, report, speed, no_up }) => {
-            dashboard(&cli.common, Mode::Scenario(scenario), speed, !no_up, report)
+        Some(Command::Attach { engine }) => dashboard(&cli.common, Mode::Attach { engine_url: engine }, 1.0, false, None, true),
+        Some(Command::Run { scenario, headless: false, report, speed, no_up, keep_history }) => {
+            dashboard(&cli.common, Mode::Scenario(scenario), speed, !no_up, report, keep_history)
         }
         Some(Command::Bench(args)) => std::process::exit(faultline::bench::cli(&args)?),
         Some(Command::Validate { paths }) => match faultline::scenario::cli::validate(&paths, &cli.common.compose) {
@@ -157,7 +161,7 @@ fn run() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         },
-        Some(Command::Run { scenario, headless, report, speed, no_up }) => {
+        Some(Command::Run { scenario, headless, report, speed, no_up, keep_history }) => {
             // Non-headless runs open the dashboard (the arm above); this one is --headless.
             let _ = headless;
             let project = cli.common.project()?;
@@ -170,6 +174,7 @@ fn run() -> anyhow::Result<()> {
                 speed,
                 report,
                 !no_up,
+                keep_history,
             ))?;
             std::process::exit(verdict_exit_code(verdict))
         }
@@ -203,7 +208,7 @@ fn run() -> anyhow::Result<()> {
 }
 
 /// Opens the dashboard (`faultline`, `faultline run FILE`, `faultline attach`).
-fn dashboard(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Option<PathBuf>) -> anyhow::Result<()> {
+fn dashboard(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Option<PathBuf>, keep_history: bool) -> anyhow::Result<()> {
     // The dashboard owns the terminal: its own log (the SDK's warnings among others) goes to
     // a file, named on exit when something was written to it.
     let log = faultline::logging::dashboard_log_path();
@@ -212,14 +217,14 @@ fn dashboard(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Op
     if let Err(why) = faultline::logging::to_file(&log) {
         eprintln!("no dashboard log: {why}");
     }
-    let result = dashboard_session(common, mode, speed, bring_up, report);
+    let result = dashboard_session(common, mode, speed, bring_up, report, keep_history);
     if log_size(&log) > before {
         eprintln!("Dashboard log: {}", log.display());
     }
     result
 }
 
-fn dashboard_session(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Option<PathBuf>) -> anyhow::Result<()> {
+fn dashboard_session(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Option<PathBuf>, keep_history: bool) -> anyhow::Result<()> {
     let opts = faultline::dashboard::launch::LaunchOptions {
         mode,
         compose: common.compose.clone(),
@@ -228,6 +233,7 @@ fn dashboard_session(common: &Common, mode: Mode, speed: f64, bring_up: bool, re
         theme: common.theme,
         speed,
         bring_up,
+        keep_history,
         leave_pods_running: common.on_exit.map(|o| o == OnExit::Leave),
         report,
     };

@@ -400,3 +400,17 @@ fn link_actions_with_unknown_links_or_wrong_keys_are_rejected() {
     let (_, _, msg) = one_error(&text);
     assert!(msg.contains("`link` does not apply to `kill`"), "{msg}");
 }
+
+#[test]
+fn narration_waiting_needs_a_when_condition_and_some_words() {
+    let text = doc("[[step]]\ntitle = \"x\"\nnarration = \"n\"\nnarration_waiting = \"soon\"\nmanual = true\n", "");
+    let (line, col, msg) = one_error(&text);
+    assert_eq!((line, col), pos(&text, "\"soon\""));
+    assert!(msg.contains("narration_waiting") && msg.contains("add `when`"), "{msg}");
+    let text = doc("[[step]]\ntitle = \"x\"\nnarration = \"n\"\nnarration_waiting = \" \"\nwhen = { completed = 4 }\n", "");
+    let (_, _, msg) = one_error(&text);
+    assert!(msg.contains("empty narration_waiting"), "{msg}");
+    let ok = doc("[[step]]\ntitle = \"x\"\nnarration = \"done\"\nnarration_waiting = \"on the way\"\nwhen = { completed = 4 }\n", "");
+    let sc = validate_text(Path::new("ok.toml"), &ok, &ctx()).expect("valid");
+    assert_eq!(sc.steps[1].narration_waiting.as_deref(), Some("on the way"));
+}

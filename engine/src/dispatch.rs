@@ -26,8 +26,10 @@ async fn poll(engine: &Engine, kind: TaskKind, req: PollRequest) -> Result<Optio
     }
     let notify = engine.notifier().queue(kind, &req.task_queue);
     let mut shutdown = engine.shutdown_signal();
+    // Listed as a poller while this poll is open; a client that goes away drops the future
+    // and with it the guard.
+    let _present = engine.poller_present(&req.task_queue, kind.as_str(), &req.worker);
     loop {
-        engine.record_poller(&req.task_queue, kind.as_str(), &req.worker);
         let notified = notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable(); // registered before the claim: no wake-up can slip through

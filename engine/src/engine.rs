@@ -1,11 +1,12 @@
 //! [`Engine`]: the handle the API and tests use. It owns the writer, the read pool, the
-//! post-commit notifier, the clock, the poller registry, and the timer service.
+//! post-commit notifier, the clock, the poller registry ([`crate::pollers`]), and the timer service.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use faultline_proto::{EpochMillis, PollerInfo};
+
+use crate::pollers::{PollGuard, Pollers};
 use rusqlite::Connection;
 use tokio::sync::watch;
 
@@ -19,9 +20,6 @@ use crate::store::health::Health;
 use crate::store::sqlite::durable::{FileSync, WalSync, Watermark};
 use crate::store::sqlite::{self, lock, read, writer, Reader};
 
-/// Pollers are shown for this long after their last poll.
-pub const POLLER_TTL_MS: i64 = 60_000;
-
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
@@ -34,8 +32,8 @@ struct Inner {
     watermark: Arc<Watermark>,
     notifier: Arc<Notifier>,
     clock: Arc<dyn Clock>,
-    /// (task queue, kind, worker) -> last poll time. Presence only: not durable on purpose.
-    pollers: Mutex<HashMap<(String, &'static str, String), EpochMillis>>,
+    /// Who polls which queue now (presence, not durable on purpose).
+    pollers: Arc<Pollers>,
     shutdown: watch::Sender<bool>,
     health: Arc<Health>,
     faults: Arc<Faults>,
@@ -130,8 +128,8 @@ impl Engine {
                 reader,
                 watermark,
                 notifier,
+                pollers: Pollers::new(clock.clone()),
                 clock,
-                pollers: Mutex::new(HashMap::new()),
                 shutdown: watch::channel(false).0,
                 health,
                 faults,
@@ -227,28 +225,14 @@ impl Engine {
         self.inner.shutdown.subscribe()
     }
 
-    pub fn record_poller(&self, queue: &str, kind: &'static str, worker: &str) {
-        let now = self.now();
-        let mut m = self.inner.pollers.lock().unwrap_or_else(|e| e.into_inner());
-        m.retain(|_, at| now - *at < POLLER_TTL_MS);
-        m.insert((queue.to_string(), kind, worker.to_string()), now);
+    /// A long poll of `worker` on `queue` opens: the worker is listed as a poller while the
+    /// returned guard lives (and about a second after).
+    pub fn poller_present(&self, queue: &str, kind: &'static str, worker: &str) -> PollGuard {
+        self.inner.pollers.open(queue, kind, worker)
     }
 
-    /// Pollers of a queue seen in the last minute.
+    /// Pollers of a queue present now: with a long poll open, or one that ended a moment ago.
     pub fn pollers(&self, queue: &str) -> Vec<PollerInfo> {
-        let now = self.now();
-        let m = self.inner.pollers.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<PollerInfo> = m
-            .iter()
-            .filter(|((q, _, _), at)| q == queue && now - **at < POLLER_TTL_MS)
-            .map(|((q, kind, worker), at)| PollerInfo {
-                worker: worker.clone(),
-                task_queue: q.clone(),
-                kind: (*kind).to_string(),
-                last_poll_at_ms: *at,
-            })
-            .collect();
-        out.sort_by(|a, b| (&a.kind, &a.worker).cmp(&(&b.kind, &b.worker)));
-        out
+        self.inner.pollers.of_queue(queue)
     }
 }

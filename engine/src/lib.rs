@@ -41,6 +41,7 @@ pub mod engine;
 pub mod error;
 pub mod faults;
 pub mod notify;
+pub mod pollers;
 pub mod processor;
 pub mod queue;
 pub mod schedule;

@@ -303,10 +303,23 @@ async fn schedules_start_workflows_and_skip_overlaps() {
 async fn pollers_are_visible_and_result_waits() {
     let e = engine().await;
     let c = &e.c;
-    assert!(c.poll_wft("visible", 50).await.is_none());
-    let q: TaskQueueResponse = c.get_as(&paths::task_queue("visible")).await;
+    // A poll held open lists its worker; when the client goes away (the request is dropped,
+    // as when a worker pod stops) the poller leaves the listing within about a second.
+    let c2 = c.clone();
+    let open = tokio::spawn(async move { c2.poll_wft("visible", 30_000).await });
+    let q = faultline_testkit::wait::eventually("the open poll to be listed", Duration::from_secs(5), || async {
+        let q: TaskQueueResponse = c.get_as(&paths::task_queue("visible")).await;
+        (!q.pollers.is_empty()).then_some(q)
+    })
+    .await;
     assert_eq!(q.pollers.len(), 1);
     assert_eq!((q.pollers[0].worker.as_str(), q.pollers[0].kind.as_str()), ("test-worker", "workflow"));
+    open.abort();
+    faultline_testkit::wait::wait_until("the poller to leave", Duration::from_secs(5), || async {
+        let q: TaskQueueResponse = c.get_as(&paths::task_queue("visible")).await;
+        q.pollers.is_empty()
+    })
+    .await;
     c.start("waiter", "T", "visible", json!(null)).await;
     let q: TaskQueueResponse = c.get_as(&paths::task_queue("visible")).await;
     assert_eq!(q.backlog_workflow_tasks, 1);

@@ -77,6 +77,8 @@ pub enum Overlay {
     Json,
     /// "Leave the pods running?"
     Quit,
+    /// The last equivalent command, whole (the footer shortens it).
+    Command,
 }
 
 /// Which filter the keyboard is typing into.
@@ -111,6 +113,13 @@ pub struct Notice {
     pub command: String,
     pub state: NoticeState,
     pub at_ms: i64,
+}
+
+/// Tasks of one queue waiting for a worker (`GET /api/v1/task-queues/{name}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    pub workflow_tasks: u64,
+    pub activity_tasks: u64,
 }
 
 /// Fixed settings of one dashboard session.
@@ -187,6 +196,8 @@ pub struct App {
     pub engine: EngineLink,
     /// Pollers of `opts.task_queue`; `None` until first known.
     pub pollers: Option<Vec<PollerInfo>>,
+    /// Tasks waiting in the engine, per task queue (what "their tasks wait" points at).
+    pub backlog: std::collections::BTreeMap<String, Backlog>,
     pub described: Option<Box<DescribeWorkflowResponse>>,
     pub focus: Panel,
     pub status_filter: StatusFilter,
@@ -219,6 +230,7 @@ impl App {
             scenario: None,
             engine: EngineLink::Connecting,
             pollers: None,
+            backlog: Default::default(),
             described: None,
             focus: Panel::Workflows,
             status_filter: StatusFilter::All,
@@ -316,6 +328,12 @@ impl App {
                     if changed {
                         self.mark();
                     }
+                }
+            }
+            AppEvent::Backlog { task_queue, workflow_tasks, activity_tasks } => {
+                let b = Backlog { workflow_tasks, activity_tasks };
+                if self.backlog.insert(task_queue, b) != Some(b) {
+                    self.mark();
                 }
             }
             AppEvent::Pod(p) => {

@@ -26,6 +26,8 @@ pub enum AppEvent {
     History { workflow_id: String, run_id: String, workflow_type: String, events: Vec<HistoryEvent> },
     /// Pollers seen on the main task queue (empty: no worker is polling).
     Pollers { task_queue: String, pollers: Vec<PollerInfo> },
+    /// Tasks of a queue waiting in the engine for a worker.
+    Backlog { task_queue: String, workflow_tasks: u64, activity_tasks: u64 },
     /// A pod status snapshot.
     Pod(PodStatus),
     /// The pod runtime is not usable (e.g. Docker not running); the message says why.

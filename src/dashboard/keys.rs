@@ -30,9 +30,9 @@ impl App {
         }
         match self.overlay {
             Overlay::Quit => return self.on_quit_prompt(k),
-            Overlay::Help | Overlay::Json => {
+            Overlay::Help | Overlay::Json | Overlay::Command => {
                 match k.code {
-                    KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => self.overlay = Overlay::None,
+                    KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Char('$') => self.overlay = Overlay::None,
                     KeyCode::Down | KeyCode::Char('j') => self.json_scroll = self.json_scroll.saturating_add(1),
                     KeyCode::Up | KeyCode::Char('k') => self.json_scroll = self.json_scroll.saturating_sub(1),
                     KeyCode::PageDown => self.json_scroll = self.json_scroll.saturating_add(10),
@@ -46,6 +46,13 @@ impl App {
         match k.code {
             KeyCode::Char('q') => return self.request_quit(),
             KeyCode::Char('?') => self.overlay = Overlay::Help,
+            KeyCode::Char('$') => {
+                if self.notices.iter().any(|n| !n.command.is_empty()) {
+                    self.overlay = Overlay::Command;
+                } else {
+                    self.inform("no command yet: every action shows its equivalent command here".into());
+                }
+            }
             KeyCode::Tab => self.cycle_focus(1),
             KeyCode::BackTab => self.cycle_focus(Panel::ORDER.len() - 1),
             KeyCode::Char(' ') => return self.advance_scenario(),

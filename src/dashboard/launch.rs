@@ -37,6 +37,8 @@ pub struct LaunchOptions {
     pub speed: f64,
     /// Bring the topology up before the first step (`false`: use the pods already running).
     pub bring_up: bool,
+    /// Keep the engine's earlier history (default: each run starts on a fresh database).
+    pub keep_history: bool,
     /// Answer to "leave the pods running?" given up front (for scripts).
     pub leave_pods_running: Option<bool>,
     /// Write the scenario's report here (.json or .md) when the dashboard closes.
@@ -85,6 +87,11 @@ pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
             if o.bring_up {
                 eprintln!("Preparing the {} pods (what is missing or out of date is built)…", rt.kind());
                 rt.prepare(&|line: &str| eprintln!("{line}")).await?;
+                // Before the dashboard reads the engine's stream: it then starts at cursor 0
+                // of the fresh database.
+                if !o.keep_history {
+                    scenario::clean_slate(&*rt, &|line: &str| eprintln!("{line}")).await?;
+                }
             }
             let client = faultline_sdk::Client::new(rt.engine_url()).map_err(|e| ScenarioError::Engine(e.to_string()))?;
             let cfg = RunConfig { speed, auto_advance: false, bring_up: o.bring_up, terminate_leftovers: false, ..RunConfig::default() };

@@ -26,6 +26,11 @@ pub enum ScenarioEvent {
     Waiting { index: usize, text: String, presenter: bool },
     /// Step `index` started; its narration line is shown in large text.
     StepStarted { index: usize, narration: String },
+    /// The checks the run will judge (their values are shown live until the verdicts come).
+    Expecting { checks: Vec<crate::scenario::Check> },
+    /// Step `index` waits for its condition, which does not hold yet: this narration replaces
+    /// the previous step's until it does.
+    Narration { index: usize, text: String },
     /// Step `index` finished (ok, or failed with a message).
     StepFinished { index: usize, ok: bool, message: Option<String> },
     /// The runner did something (a pod action, starting orders): confirmed on screen.
@@ -53,6 +58,8 @@ pub fn from_run_event(e: RunEvent) -> Option<ScenarioEvent> {
         RunEvent::Waiting { step, text, presenter } => ScenarioEvent::Waiting { index: step, text, presenter },
         RunEvent::SetupFailed { cause, .. } => ScenarioEvent::SetupFailed { cause },
         RunEvent::StepStarted { step, narration, .. } => ScenarioEvent::StepStarted { index: step, narration },
+        RunEvent::Narration { step, text, .. } => ScenarioEvent::Narration { index: step, text },
+        RunEvent::Expecting { checks } => ScenarioEvent::Expecting { checks },
         RunEvent::Action { text, ok, detail, .. } => ScenarioEvent::Action { text, ok, detail },
         RunEvent::Expectation(r) => ScenarioEvent::Expectation { name: r.expectation, verdict: Some(r.verdict), measured: r.measured },
         RunEvent::Finished(report) => ScenarioEvent::Finished { verdict: report.verdict },

@@ -230,12 +230,16 @@ pub fn spawn_engine_feeds(client: &Client, task_queue: &str, tx: &mpsc::Sender<A
     }));
     let (c, t, queue) = (client.clone(), tx.clone(), task_queue.to_string());
     tasks.push(tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(2));
+        // Twice a second: the engine drops a poller about a second after its last poll, so
+        // "no worker polling" shows within two seconds of the worker leaving.
+        let mut every = tokio::time::interval(Duration::from_millis(500));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
             // Errors are the stream's to report ("engine unreachable").
             if let Ok(q) = c.task_queue(&queue).await {
-                if t.send(AppEvent::Pollers { task_queue: queue.clone(), pollers: q.pollers }).await.is_err() {
+                let backlog = AppEvent::Backlog { task_queue: queue.clone(), workflow_tasks: q.backlog_workflow_tasks, activity_tasks: q.backlog_activity_tasks };
+                if t.send(AppEvent::Pollers { task_queue: queue.clone(), pollers: q.pollers }).await.is_err() || t.send(backlog).await.is_err() {
                     return;
                 }
             }

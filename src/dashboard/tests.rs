@@ -451,7 +451,7 @@ fn the_header_names_the_step_the_narration_belongs_to_and_failures_lead_with_the
     app.update(AppEvent::Scenario(ScenarioEvent::StepStarted { index: 0, narration: "Six orders arrive.".into() }));
     app.update(AppEvent::Scenario(ScenarioEvent::Waiting { index: 1, text: "presenter (space)".into(), presenter: true }));
     let text = screen_text(&render(&app, 100, 30));
-    assert!(text.contains("step 1/2: Orders arrive") && text.contains("Six orders arrive."), "{text}");
+    assert!(text.contains("bugged-pod · step 1/2") && text.contains("▶ Orders arrive") && text.contains("Six orders arrive."), "{text}");
     assert_eq!(
         super::ui::history_key_words("payment failed (500 AmountMismatch): amount mismatch on order 6"),
         "500 AmountMismatch · amount mismatch on order 6"

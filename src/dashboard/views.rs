@@ -121,6 +121,9 @@ pub struct ScenarioView {
     /// (and not the step that waits next).
     pub narrated: Option<usize>,
     pub narration: String,
+    /// The checks of the run: until the verdicts arrive, their values are measured live from
+    /// the dashboard's projection.
+    pub checks: Vec<crate::scenario::Check>,
     /// (name, verdict: None while watched, measured value)
     pub expectations: Vec<(String, Option<Verdict>, String)>,
     pub finished: Option<Verdict>,
@@ -171,6 +174,12 @@ impl ScenarioView {
                 if !narration.is_empty() {
                     self.narration = one_paragraph(&narration);
                 }
+            }
+            ScenarioEvent::Expecting { checks } => self.checks = checks,
+            ScenarioEvent::Narration { index, text } => {
+                // The waiting step now speaks: the header and the title name it.
+                self.narrated = Some(index);
+                self.narration = one_paragraph(&text);
             }
             ScenarioEvent::StepFinished { index, ok, message } => {
                 if let Some(s) = self.steps.get_mut(index) {

@@ -58,6 +58,7 @@ pub async fn run_headless(
     speed: f64,
     report: Option<PathBuf>,
     bring_up: bool,
+    keep_history: bool,
 ) -> Result<Verdict, ScenarioError> {
     let speed = headless::check_speed(speed).map_err(ScenarioError::Usage)?;
     // Validate before touching any pod: a typo must not cost a topology start.
@@ -72,6 +73,9 @@ pub async fn run_headless(
     let rt: Arc<dyn runtime::PodRuntime> = Arc::from(connected.runtime);
     if bring_up {
         rt.prepare(&|line: &str| eprintln!("{line}")).await.map_err(|e| ScenarioError::Runtime(e.to_string()))?;
+        if !keep_history {
+            super::clean_slate(&*rt, &|line: &str| eprintln!("{line}")).await?;
+        }
     }
     // Pods that are children of this process are taken down at the end: leave none behind.
     // Containers stay up so the next run starts in seconds (`faultline down` removes them).

@@ -76,6 +76,22 @@ pub fn holds_live(check: &Check, projection: &Projection, comebacks: &[Comeback]
     })
 }
 
+/// What an expectation measures so far, from the live projection: what a screen shows while
+/// the run goes on (the verdict comes from [`evaluate`] at the end).
+pub fn measure_live(check: &Check, projection: &Projection) -> String {
+    let c = projection.counts();
+    match check {
+        Check::AllCompleted => format!("{}/{}", c.completed, c.started),
+        Check::NoneFailed => format!("{} failed", c.failed),
+        Check::NoneLost => format!("{} seen", c.started),
+        Check::ChargedExactlyOnce => format!("{} charged, audit at end", c.charged),
+        Check::NoDuplicateEffects => "audit at end".into(),
+        Check::RetriesAtLeast(n) => format!("{}/{n}", c.retries_seen),
+        Check::TimersFiredAtLeast(n) => format!("{}/{n}", c.timers_fired),
+        Check::RecoveryAtMost { max, .. } => format!("≤ {} once back", fmt_duration(*max)),
+    }
+}
+
 /// The final verdict of one expectation. `held_at_ms`: when it first held during the run
 /// (for `within`), and `within_ms` its scaled deadline from the last step's start.
 pub fn evaluate(e: &Expectation, projection: &Projection, ev: &Evidence, late: bool) -> ExpectationResult {

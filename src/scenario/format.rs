@@ -99,6 +99,10 @@ pub struct RawTiming {
 pub struct RawStep {
     pub title: Spanned<String>,
     pub narration: Spanned<String>,
+    /// Shown instead while the step waits for its `when` condition (it does not hold yet),
+    /// so the screen never says what the audience does not see yet.
+    #[serde(default)]
+    pub narration_waiting: Option<Spanned<String>>,
     /// Wait for the presenter (space bar); auto-advanced in headless mode.
     #[serde(default)]
     pub manual: Option<Spanned<bool>>,

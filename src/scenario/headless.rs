@@ -102,6 +102,8 @@ pub fn line(ev: &RunEvent, steps_total: usize) -> Option<String> {
         RunEvent::Note { at_ms, text } => format!("[{}] · {text}", clock(*at_ms)),
         RunEvent::SetupFailed { at_ms, cause } => format!("[{}] ✗ setup failed: {cause}", clock(*at_ms)),
         RunEvent::Waiting { step, text, .. } => format!("{pad}  step {}/{steps_total} waits for: {text}", step + 1),
+        RunEvent::Expecting { .. } => return None,
+        RunEvent::Narration { step, at_ms, text } => format!("[{}] step {}/{steps_total} waiting · “{text}”", clock(*at_ms), step + 1),
         RunEvent::StepStarted { step, at_ms, title, narration } => {
             format!("[{}] STEP {}/{steps_total} · {title}\n{pad}  “{narration}”", clock(*at_ms), step + 1)
         }

@@ -37,6 +37,15 @@ pub use error::{Diagnostic, Invalid, ScenarioError};
 pub use model::*;
 
 /// Reads and validates one scenario file.
+/// A clean slate for a run: takes the project's pods down with their volumes (the engine's
+/// database, the services' ledgers, or the local runtime's data directories), so the run
+/// starts on a fresh engine and shows only its own workflows. `--keep-history` skips it.
+/// The runner's setup then brings the topology up again.
+pub async fn clean_slate(rt: &dyn crate::runtime::PodRuntime, say: &dyn Fn(&str)) -> Result<(), ScenarioError> {
+    say("Starting on a fresh engine database (--keep-history keeps the earlier runs)…");
+    rt.down(true).await.map_err(|e| ScenarioError::Runtime(format!("cannot clear the earlier runs for a clean slate: {e}; try `faultline down --volumes`, or run with --keep-history")))
+}
+
 pub fn load(path: &Path, ctx: &Context) -> Result<Scenario, Invalid> {
     let text = std::fs::read_to_string(path).map_err(|e| Invalid {
         diagnostics: vec![Diagnostic::file(path, format!("cannot read the scenario file: {e}"))],

@@ -104,7 +104,11 @@ impl Timing {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     pub title: String,
+    /// Shown when the step runs: its gates are open, its `when` condition holds.
     pub narration: String,
+    /// Shown while the step waits for its `when` condition (which does not hold yet), in
+    /// place of the previous step's narration.
+    pub narration_waiting: Option<String>,
     /// 1-based line of the step in its file (for messages and reports).
     pub line: usize,
     pub manual: bool,

@@ -100,6 +100,8 @@ pub enum EntryKind {
     Event,
     Counts,
     Note,
+    /// The pods' versions and states as a step starts.
+    Pods,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -184,6 +186,7 @@ impl Report {
                 EntryKind::Event => "event",
                 EntryKind::Counts => "counts",
                 EntryKind::Note => "note",
+                EntryKind::Pods => "pods",
             };
             s.push_str(&format!("| {} | {kind} | {} |\n", clock(t.at_ms), md_escape(&t.text)));
         }

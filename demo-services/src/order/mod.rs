@@ -236,6 +236,14 @@ pub fn register(worker: &mut Worker, urls: ServiceUrls) {
     activities::register(worker, urls);
 }
 
+/// The signal an `Order` run waits for when its pending timer is the approval timeout (the
+/// only timer an `Order` starts), read from the run's input: what a screen shows instead of a
+/// bare timer. `None` for any other workflow or timer.
+pub fn awaited_signal(workflow_type: &str, input: &serde_json::Value, timer_ms: u64) -> Option<&'static str> {
+    let timeout = input.get("timing")?.get("approval_timeout_ms")?.as_u64()?;
+    (workflow_type == ORDER_WORKFLOW && timeout == timer_ms).then_some(APPROVE_SIGNAL)
+}
+
 /// Starts the order (workflow id `order-<order_id>`); starting it again returns the running one.
 pub async fn start_order(client: &Client, task_queue: &str, input: &OrderInput) -> Result<StartWorkflowResponse, ClientError> {
     let mut opts = StartOptions::new(input.workflow_id(), task_queue);

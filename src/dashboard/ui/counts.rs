@@ -10,9 +10,8 @@ use ratatui::Frame;
 use super::{area_inner, panel};
 use crate::dashboard::app::App;
 
-/// The counts as one line of spans, plus a small text sparkline: the header of narrow screens.
+/// The counts as one line of spans: the header of narrow screens.
 pub fn inline(app: &App) -> Vec<Span<'static>> {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let t = &app.theme;
     let c = app.store.counts();
     let mut spans = Vec::new();
@@ -25,12 +24,17 @@ pub fn inline(app: &App) -> Vec<Span<'static>> {
         spans.push(Span::styled(n.to_string(), t.bold().fg(color)));
         spans.push(Span::styled(format!(" {what}  "), t.base()));
     }
+    spans
+}
+
+/// A small text sparkline of completions per second, and the rate: shown when there is room.
+pub fn inline_sparkline(app: &App) -> Vec<Span<'static>> {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let t = &app.theme;
     let data = app.store.completions.series(app.now_ms, 12);
     let max = data.iter().copied().max().unwrap_or(0).max(1);
     let bars: String = data.iter().map(|v| if *v == 0 { ' ' } else { BARS[((*v * 7) / max) as usize] }).collect();
-    spans.push(Span::styled(bars, t.fg(t.ok)));
-    spans.push(Span::styled(format!(" {:.1}/s", app.store.completions.per_second(app.now_ms, 10)), t.dim()));
-    spans
+    vec![Span::styled(bars, t.fg(t.ok)), Span::styled(format!(" {:.1}/s", app.store.completions.per_second(app.now_ms, 10)), t.dim())]
 }
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {

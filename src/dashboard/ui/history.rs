@@ -29,29 +29,29 @@ fn short_name(kind: &EventKind) -> &'static str {
     use EventKind::*;
     match kind {
         WorkflowStarted { .. } => "started",
-        WorkflowCompleted { .. } => "completed",
+        WorkflowCompleted { .. } => "done ✓",
         WorkflowFailed { .. } => "FAILED",
-        WorkflowCanceled { .. } => "canceled",
-        WorkflowTerminated { .. } => "terminated",
-        WorkflowTimedOut => "timed out",
-        WorkflowContinuedAsNew { .. } => "continued",
+        WorkflowCanceled { .. } => "cancel",
+        WorkflowTerminated { .. } => "killed",
+        WorkflowTimedOut => "timeout",
+        WorkflowContinuedAsNew { .. } => "new run",
         WorkflowCancelRequested { .. } => "cancel?",
         WorkflowSignaled { .. } => "signal",
         WorkflowTaskScheduled { .. } | WorkflowTaskStarted { .. } | WorkflowTaskCompleted { .. } => "wf task",
-        WorkflowTaskFailed { .. } | WorkflowTaskTimedOut => "wf task ✗",
-        ActivityScheduled { .. } => "scheduled",
+        WorkflowTaskFailed { .. } | WorkflowTaskTimedOut => "task ✗",
+        ActivityScheduled { .. } => "queued",
         ActivityStarted { .. } => "running",
         ActivityCompleted { .. } => "done",
         ActivityFailed { .. } => "failed",
-        ActivityTimedOut { .. } => "timed out",
-        ActivityCancelRequested { .. } | ActivityCanceled { .. } => "canceled",
+        ActivityTimedOut { .. } => "timeout",
+        ActivityCancelRequested { .. } | ActivityCanceled { .. } => "cancel",
         TimerStarted { .. } => "timer",
         TimerFired { .. } => "fired",
-        TimerCanceled { .. } => "timer off",
+        TimerCanceled { .. } => "timer ✗",
         ChildWorkflowInitiated { .. } | ChildWorkflowStarted { .. } => "child",
         ChildWorkflowStartFailed { .. } | ChildWorkflowFailed { .. } => "child ✗",
         ChildWorkflowCompleted { .. } => "child ✓",
-        ChildWorkflowCanceled { .. } | ChildWorkflowTerminated { .. } | ChildWorkflowTimedOut { .. } => "child end",
+        ChildWorkflowCanceled { .. } | ChildWorkflowTerminated { .. } | ChildWorkflowTimedOut { .. } => "child ■",
         ExternalSignalSent { .. } | ExternalSignalFailed { .. } => "signal →",
         MarkerRecorded { .. } => "marker",
     }
@@ -214,15 +214,18 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let rows_fit = (inner.height as usize).saturating_sub(lines.len());
     let sel = app.history_row(run);
     let offset = sel.map(|s| (s + 1).saturating_sub(rows_fit)).unwrap_or(0);
-    let name_w = if big { 25 } else { 9 };
+    let name_w = if big { 25 } else { 7 };
     for row in offset..(offset + rows_fit).min(len) {
         let Some(ei) = app.history_event_index(run, row) else { break };
         let ev = &run.events[ei];
         let (detail, style) = describe_for(t, run, ev, !big);
-        let name = if big { trunc(ev.kind.name(), name_w) } else { short_name(&ev.kind).to_string() };
+        let name = if big { trunc(ev.kind.name(), name_w) } else { trunc(short_name(&ev.kind), name_w) };
+        // Narrow screens keep the id and time columns tight: the room goes to the attempt
+        // and the failure's code.
+        let (id_w, at_w) = if big { (4, 7) } else { (3, 6) };
         let mut line = Line::from(vec![
-            Span::styled(format!("{:>4} ", ev.event_id), t.dim()),
-            Span::styled(format!("{:>7} ", format!("+{}", fmt_countdown(ev.timestamp_ms - run.started_at_ms))), t.dim()),
+            Span::styled(format!("{:>id_w$} ", ev.event_id), t.dim()),
+            Span::styled(format!("{:>at_w$} ", format!("+{}", fmt_countdown(ev.timestamp_ms - run.started_at_ms))), t.dim()),
             Span::styled(format!("{name:<name_w$} "), style),
             Span::styled(detail, style),
         ]);

@@ -1,10 +1,12 @@
 //! Drawing: [`draw`] renders the whole screen from an [`App`] (read-only), one file per panel.
 //!
 //! Layout:
-//! - at about 100x30 (a projector): header with the counts, narration, two columns (pods,
-//!   workflows | pending activities and timers, history, logs), footer;
-//! - from 160x45 up: three columns (pods and workflows | pending and history | scenario steps
-//!   and counts) with a wide log panel below.
+//! - at about 100x30 (a projector): header with the counts, the backlog and "no worker
+//!   polling"; the stage (the step list, the step's title in large type, the narration) with
+//!   the live expectations beside it; two columns (pods, workflows | pending activities and
+//!   timers, history, logs); footer;
+//! - from 160x45 up: the stage over three columns (pods and workflows | pending and history |
+//!   scenario steps, expectations and counts) with a wide log panel below.
 //!
 //! Every panel draws only its visible rows, so the cost of a frame does not grow with the number
 //! of events recorded.
@@ -16,6 +18,7 @@ mod overlay;
 mod pending;
 mod pods;
 mod scenario;
+mod stage;
 mod status;
 mod workflows;
 
@@ -45,25 +48,23 @@ pub fn draw(f: &mut Frame, app: &App) {
     // No full-screen background pass: every cell belongs to a panel that paints its own
     // background (the light-theme test checks that no cell is left unpainted).
     let big = area.width >= 160 && area.height >= 45;
-    let narration_h = match (&app.scenario, big) {
-        (None, _) => 0,
-        (Some(_), true) => 6,
-        (Some(_), false) => 4,
-    };
+    // On narrow screens the expectations sit beside the stage.
+    let stage_w = if big { area.width } else { area.width.saturating_sub(EXPECTATIONS_W) };
+    let stage_h = stage::height(app, big, stage_w);
     let logs_h = if big { (area.height / 4).max(8) } else { 0 };
-    let [header, narration, body, logs_area, footer] = Layout::vertical([
+    let [header, stage_a, body, logs_area, footer] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(narration_h),
+        Constraint::Length(stage_h),
         Constraint::Min(8),
         Constraint::Length(logs_h),
         Constraint::Length(status::footer_height(app, area.width)),
     ])
     .areas(area);
     status::header(f, app, header, big);
-    if narration_h > 0 {
-        scenario::narration(f, app, narration, big);
-    }
     if big {
+        if stage_h > 0 {
+            stage::draw(f, app, stage_a, big);
+        }
         let [left, mid, right] =
             Layout::horizontal([Constraint::Percentage(36), Constraint::Percentage(42), Constraint::Percentage(22)]).areas(body);
         let pods_h = pods::height(app).min(left.height / 3);
@@ -79,7 +80,15 @@ pub fn draw(f: &mut Frame, app: &App) {
         counts::draw(f, app, counts_a, true);
         logs::draw(f, app, logs_area);
     } else {
-        let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body);
+        // The projector's layout: the stage with the live expectations beside it, then pods
+        // and workflows on the left, the selected order's pending work, history and logs on
+        // the right (wide enough for an attempt and a failure's code).
+        if stage_h > 0 {
+            let [stage_l, exp_a] = Layout::horizontal([Constraint::Min(40), Constraint::Length(EXPECTATIONS_W)]).areas(stage_a);
+            stage::draw(f, app, stage_l, big);
+            scenario::expectations(f, app, exp_a);
+        }
+        let [left, right] = Layout::horizontal([Constraint::Percentage(43), Constraint::Percentage(57)]).areas(body);
         let pods_h = pods::height(app).min(9);
         let [pods_a, wf_a] = Layout::vertical([Constraint::Length(pods_h), Constraint::Min(5)]).areas(left);
         pods::draw(f, app, pods_a, false);
@@ -96,6 +105,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     status::footer(f, app, footer);
     overlay::draw(f, app, area);
 }
+
+/// Width of the expectations panel beside the stage on narrow screens.
+const EXPECTATIONS_W: u16 = 38;
 
 /// "Terminal too small", with the size it has and the size it needs.
 fn too_small(f: &mut Frame, app: &App, area: Rect) {

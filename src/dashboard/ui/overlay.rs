@@ -1,4 +1,5 @@
-//! Popups: the help screen, the raw JSON of a history event, and the quit question.
+//! Popups: the help screen, the raw JSON of a history event, the last equivalent command
+//! whole, and the quit question.
 
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -26,6 +27,7 @@ const HELP: &[(&str, &str)] = &[
     ("b f R", "pod: deploy its 1st · 2nd version · rebuild & redeploy"),
     ("l x", "pod: 3 s latency · cut its link (again: lift)"),
     ("space", "next presenter step of the scenario"),
+    ("$", "the last equivalent command, whole"),
     ("n", "start a new order"),
     ("?", "this help"),
     ("q / Ctrl-C", "quit"),
@@ -64,6 +66,18 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             let title = if lines.len() as u16 + 2 > h { " Event JSON (↑↓ scroll · Esc closes) " } else { " Event JSON (Esc closes) " };
             let p = Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((app.json_scroll, 0)).block(block(title));
             f.render_widget(p, r);
+        }
+        Overlay::Command => {
+            let Some(n) = app.notices.iter().rev().find(|n| !n.command.is_empty()) else { return };
+            let w = area.width.saturating_sub(8).max(20);
+            let rows = (n.command.chars().count() as u16 + 2).div_ceil(w.saturating_sub(2).max(1));
+            let r = centered(area, w, rows + 4);
+            let lines = vec![
+                Line::from(Span::styled(n.text.clone(), t.bold())),
+                Line::from(vec![Span::styled("$ ", t.dim()), Span::styled(n.command.clone(), t.bold().fg(t.info))]),
+            ];
+            f.render_widget(Clear, r);
+            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(" Equivalent command (Esc closes) ")), r);
         }
         Overlay::Quit => {
             let r = centered(area, 56, 6);

@@ -1,55 +1,16 @@
-//! The scenario: the narration line in large, clear text, and the list of steps with the
-//! current one highlighted and the expectations below.
+//! The scenario's side panels: the list of steps with the current one highlighted and the
+//! expectations below (large screens), or the expectations alone beside the stage (100x30,
+//! where the stage lists the steps). Expectations show their live measured values.
 
-use ratatui::layout::{Alignment, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, BorderType, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::{area_inner, panel, trunc};
 use crate::dashboard::app::App;
-use crate::dashboard::views::StepStatus;
+use crate::dashboard::views::{ScenarioView, StepStatus};
 use crate::scenario::report::Verdict;
-
-pub fn narration(f: &mut Frame, app: &App, area: Rect, big: bool) {
-    let t = &app.theme;
-    let Some(sc) = &app.scenario else { return };
-    let step = match sc.narrated {
-        Some(i) => format!(" {} · step {}/{}: {} ", sc.title, i + 1, sc.steps.len(), sc.steps.get(i).map(|s| s.0.title.as_str()).unwrap_or("")),
-        None => format!(" {} ", sc.title),
-    };
-    let style = Style::default().fg(t.narration_fg).bg(t.narration_bg);
-    let mut block = Block::default()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Double)
-        .border_style(style.fg(t.focus))
-        .title(Span::styled(step, style.add_modifier(Modifier::BOLD)))
-        .style(style);
-    if sc.waiting() {
-        block = block.title(Line::from(Span::styled(" ␣ space: next step ", style.fg(t.warn).add_modifier(Modifier::BOLD))).right_aligned());
-    }
-    let badge = match (sc.finished, &sc.setup_failed) {
-        (_, Some(_)) => Some((" ✗ setup failed ", t.err)),
-        (Some(Verdict::Passed), _) => Some((" ✓ all expectations met ", t.ok)),
-        (Some(Verdict::Failed), _) => Some((" ✗ an expectation failed ", t.err)),
-        (Some(Verdict::NotEvaluated), _) => Some((" ⏸ not evaluated ", t.warn)),
-        (None, _) => None,
-    };
-    if let Some((txt, c)) = badge {
-        block = block.title(Line::from(Span::styled(txt, style.fg(c).add_modifier(Modifier::BOLD))).right_aligned());
-    }
-    let mut lines = Vec::new();
-    if big {
-        lines.push(Line::default());
-    }
-    lines.push(Line::from(Span::styled(sc.narration.clone(), style.add_modifier(Modifier::BOLD))));
-    if let (None, Some(note)) = (sc.current, &sc.note) {
-        lines.push(Line::from(Span::styled(note.clone(), style)));
-    }
-    let p = Paragraph::new(lines).alignment(Alignment::Center).wrap(Wrap { trim: true }).block(block);
-    f.render_widget(p, area);
-}
 
 pub fn steps(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
@@ -86,20 +47,69 @@ pub fn steps(f: &mut Frame, app: &App, area: Rect) {
             lines.push(Line::from(Span::styled(trunc(&format!("    {msg}"), w), t.fg(t.err))));
         }
     }
-    if !sc.expectations.is_empty() {
+    if !sc.expectations.is_empty() || !sc.checks.is_empty() {
         lines.push(Line::from(Span::styled("Expectations", t.bold().fg(t.title))));
-        for (name, passed, measured) in &sc.expectations {
-            let (mark, style) = match passed {
-                Some(Verdict::Passed) => ("✓", t.fg(t.ok)),
-                Some(Verdict::Failed) => ("✗", t.fg(t.err)),
-                Some(Verdict::NotEvaluated) => ("–", t.dim()),
-                None => ("…", t.dim()),
-            };
-            lines.push(Line::from(Span::styled(trunc(&format!("{mark} {name}: {measured}"), w), style)));
-        }
+        lines.extend(expectation_lines(app, sc, w));
     }
     if let Some(note) = &sc.note {
         lines.push(Line::from(Span::styled(trunc(note, w), t.dim())));
     }
     f.render_widget(Paragraph::new(lines).style(t.base()), inner);
+}
+
+/// One line per expectation: its mark, its name and the value measured so far.
+fn expectation_lines(app: &App, sc: &ScenarioView, w: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    // Until the run reports its verdicts, each check's value is measured from the screen's
+    // own projection: the same numbers the panels show.
+    let live: Vec<(String, Option<Verdict>, String)> = if sc.expectations.is_empty() {
+        sc.checks.iter().map(|c| (c.describe(), None, crate::scenario::expect::measure_live(c, &app.store))).collect()
+    } else {
+        sc.expectations.clone()
+    };
+    live.iter()
+        .map(|(name, passed, measured)| {
+            let (mark, style) = match passed {
+                Some(Verdict::Passed) => ("✓", t.fg(t.ok)),
+                Some(Verdict::Failed) => ("✗", t.fg(t.err)),
+                Some(Verdict::NotEvaluated) => ("–", t.dim()),
+                None => ("…", t.base()),
+            };
+            // The value first gets its room (it is what moves), the name the rest.
+            let value_w = measured.chars().count().min(w / 2);
+            let name_w = w.saturating_sub(value_w + 4);
+            Line::from(vec![
+                Span::styled(format!("{mark} {}: ", trunc(name, name_w)), style),
+                Span::styled(trunc(measured, w.saturating_sub(name.chars().count().min(name_w) + 4)), t.bold().fg(t.info)),
+            ])
+        })
+        .collect()
+}
+
+/// The expectations with their live values, beside the stage on a 100x30 screen.
+pub fn expectations(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let Some(sc) = &app.scenario else { return };
+    let (done, total) = (sc.expectations.iter().filter(|e| e.1 == Some(Verdict::Passed)).count(), sc.expectations.len());
+    let title = if sc.finished.is_some() { format!(" Expectations {done}/{total} met ") } else { " Expectations (live) ".to_string() };
+    f.render_widget(panel(app, title, None), area);
+    let inner = area_inner(area);
+    let w = inner.width as usize;
+    let mut lines = if sc.expectations.is_empty() && sc.checks.is_empty() {
+        vec![Line::from(Span::styled("none: this scenario only shows", t.dim()))]
+    } else {
+        expectation_lines(app, sc, w)
+    };
+    let rows = inner.height as usize;
+    if lines.len() > rows && rows > 0 {
+        let more = lines.len() - (rows - 1);
+        lines.truncate(rows - 1);
+        lines.push(Line::from(Span::styled(format!("+{more} more (wider screen: all)"), t.dim())));
+    }
+    if let Some(StepStatus::Failed(msg)) = sc.current.and_then(|i| sc.steps.get(i)).map(|s| &s.1) {
+        if lines.len() < rows {
+            lines.push(Line::from(Span::styled(trunc(msg, w), t.fg(t.err))));
+        }
+    }
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).style(t.base()), inner);
 }

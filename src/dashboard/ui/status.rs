@@ -1,9 +1,10 @@
 //! The header (engine link, pods, unavailable parts) and the footer (the last action with its
-//! equivalent command, then the keys of the focused panel or the filter being typed).
+//! equivalent command, shortened to one line (`$` shows it whole), then the keys of the
+//! focused panel or the filter being typed).
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{fmt_countdown, hint, trunc};
@@ -13,7 +14,8 @@ pub fn header(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let t = &app.theme;
     let mut spans = vec![Span::styled(" FAULTLINE ", t.selected()), Span::raw(" ")];
     match &app.engine {
-        EngineLink::Connected => spans.push(Span::styled("● engine connected", t.fg(t.ok))),
+        EngineLink::Connected if big => spans.push(Span::styled("● engine connected", t.fg(t.ok))),
+        EngineLink::Connected => spans.push(Span::styled("● engine", t.fg(t.ok))),
         EngineLink::Connecting => spans.push(Span::styled("○ connecting to the engine…", t.fg(t.warn))),
         EngineLink::Unreachable { retry_at_ms, .. } => {
             let left = retry_at_ms - app.now_ms;
@@ -28,36 +30,84 @@ pub fn header(f: &mut Frame, app: &App, area: Rect, big: bool) {
         spans.push(Span::styled("  ✗ Docker not running", t.bold().fg(t.err)));
     }
     spans.push(Span::raw("   "));
+    // With no worker, the waiting tasks are the news: they come before the counts.
+    let backlog_first = app.no_worker_polling();
+    if backlog_first {
+        spans.extend(backlog(app));
+    }
     if big {
-        spans.push(Span::styled(format!("{} workflows · {} events", app.store.len(), app.store.total_events), t.dim()));
+        spans.push(Span::styled(format!("{} workflows · {} events   ", app.store.len(), app.store.total_events), t.dim()));
     } else {
         spans.extend(super::counts::inline(app));
+    }
+    if !backlog_first {
+        spans.extend(backlog(app));
+    }
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let spark = super::counts::inline_sparkline(app);
+    if !big && used + spark.iter().map(|s| s.content.chars().count()).sum::<usize>() <= area.width as usize {
+        spans.extend(spark);
     }
     f.render_widget(Paragraph::new(Line::from(spans)).style(t.base()), area);
 }
 
-/// How long a confirmation shows its whole command before folding to one line.
-const EXPANDED_MS: i64 = 15_000;
-
-/// Rows of the command of the latest confirmation while it is shown in full.
-fn command_rows(app: &App, width: u16) -> u16 {
-    match app.notices.back() {
-        Some(n) if !n.command.is_empty() && app.now_ms - n.at_ms < EXPANDED_MS => {
-            ((n.command.chars().count() + 4) as u16).div_ceil(width.max(1)).min(4)
-        }
-        _ => 0,
+/// `queue orders: 6 tasks` per known task queue: the work waiting in the engine for a worker.
+fn backlog(app: &App) -> Vec<Span<'static>> {
+    let t = &app.theme;
+    let mut spans = Vec::new();
+    for (queue, b) in &app.backlog {
+        let n = b.workflow_tasks + b.activity_tasks;
+        let color = if n > 0 && app.no_worker_polling() { t.err } else if n > 0 { t.warn } else { t.dim };
+        spans.push(Span::styled(format!("queue {queue}: "), t.base()));
+        spans.push(Span::styled(format!("{n} task{}", if n == 1 { "" } else { "s" }), t.bold().fg(color)));
+        spans.push(Span::raw("  "));
     }
+    spans
 }
 
-/// Rows the footer needs: the confirmation, its command while recent, the keys.
-pub fn footer_height(app: &App, width: u16) -> u16 {
-    2 + command_rows(app, width)
+/// Rows the footer needs: the confirmation with its command, the keys.
+pub fn footer_height(_app: &App, _width: u16) -> u16 {
+    2
+}
+
+/// A command cut to `max` columns keeping what identifies it: the program and its first
+/// words, then the end (a URL's end names the workflow and the action). `$` shows it whole.
+pub(crate) fn shorten_command(cmd: &str, max: usize) -> String {
+    let n = cmd.chars().count();
+    if n <= max {
+        return cmd.to_string();
+    }
+    let mut head_end = 0;
+    for (i, word) in cmd.split(' ').enumerate() {
+        let end = head_end + word.len() + usize::from(i > 0);
+        if i >= 3 || word.contains("://") || end > max / 3 {
+            break;
+        }
+        head_end = end;
+    }
+    let head = &cmd[..head_end];
+    let room = max.saturating_sub(head.chars().count() + if head.is_empty() { 1 } else { 2 });
+    if room < 8 {
+        return trunc(cmd, max);
+    }
+    // The tail without the scheme and host of a URL, which every command repeats.
+    let rest = &cmd[head_end..];
+    let rest = match rest.find("://").and_then(|i| rest[i + 3..].find('/').map(|j| i + 3 + j)) {
+        Some(path) => &rest[path..],
+        None => rest,
+    };
+    let rest_n = rest.chars().count();
+    let tail: String = rest.chars().skip(rest_n.saturating_sub(room)).collect();
+    if head.is_empty() {
+        format!("…{tail}")
+    } else {
+        format!("{head} …{tail}")
+    }
 }
 
 pub fn footer(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let w = area.width as usize;
-    let cmd_rows = command_rows(app, area.width);
     let notice = match app.notices.back() {
         Some(n) => {
             let (mark, style) = match &n.state {
@@ -67,25 +117,27 @@ pub fn footer(f: &mut Frame, app: &App, area: Rect) {
             };
             let mut spans = vec![Span::styled(format!(" {mark}{}", n.text), style)];
             if !n.command.is_empty() {
-                if cmd_rows > 0 {
-                    spans.push(Span::styled("   (equivalent command below)", t.dim()));
+                let used = spans[0].content.chars().count() + 5;
+                let room = w.saturating_sub(used);
+                let short = shorten_command(&n.command, room);
+                let cut = short != n.command;
+                spans.push(Span::styled("   $ ", t.dim()));
+                if cut {
+                    // Room for the key that shows the whole command.
+                    let short = shorten_command(&n.command, room.saturating_sub(9));
+                    spans.push(Span::styled(short, t.fg(t.info)));
+                    spans.push(Span::raw(" "));
+                    spans.extend(hint(t, "$", "full"));
                 } else {
-                    let used = spans[0].content.chars().count() + 5;
-                    spans.push(Span::styled("   $ ", t.dim()));
-                    spans.push(Span::styled(trunc(&n.command, w.saturating_sub(used)), t.fg(t.info)));
+                    spans.push(Span::styled(short, t.fg(t.info)));
                 }
             }
             Line::from(spans)
         }
         None => Line::from(Span::styled(" press ? for help", t.dim())),
     };
-    let [notice_a, cmd_a, keys_a] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(cmd_rows), Constraint::Length(1)]).areas(area);
+    let [notice_a, keys_a] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     f.render_widget(Paragraph::new(notice).style(t.base()), notice_a);
-    if let (true, Some(n)) = (cmd_rows > 0, app.notices.back()) {
-        let cmd = Line::from(vec![Span::styled(" $ ", t.dim()), Span::styled(n.command.clone(), t.bold().fg(t.info))]);
-        f.render_widget(Paragraph::new(cmd).wrap(Wrap { trim: false }).style(t.base()), cmd_a);
-    }
     let keys = match app.input {
         Some(target) => {
             let (what, buf) = match target {
@@ -116,4 +168,21 @@ pub fn footer(f: &mut Frame, app: &App, area: Rect) {
         }
     };
     f.render_widget(Paragraph::new(keys).style(t.base()), keys_a);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten_command;
+
+    #[test]
+    fn a_long_command_keeps_its_program_and_its_end() {
+        let cmd = "curl -X POST http://127.0.0.1:7233/api/v1/workflows/order-bugged-pod-k3x9-003/activities/2/retry-now";
+        assert_eq!(shorten_command(cmd, 200), cmd);
+        let short = shorten_command(cmd, 60);
+        assert!(short.chars().count() <= 60, "{short}");
+        assert!(short.starts_with("curl -X POST …"), "{short}");
+        assert!(short.ends_with("k3x9-003/activities/2/retry-now"), "{short}");
+        let short = shorten_command("docker stop faultline-payment-1", 12);
+        assert!(short.chars().count() <= 12 && short.ends_with("payment-1"), "{short}");
+    }
 }

@@ -24,6 +24,21 @@ pub(crate) fn status_label(r: &RunView) -> &'static str {
     }
 }
 
+/// What a run is doing, in words: its step, or `awaiting approve` when its pending timer is
+/// the timeout of a signal it waits for.
+pub(crate) fn run_step_text(r: &RunView) -> String {
+    if let Step::Timer { duration_ms } = &r.step {
+        let input = r.events.first().and_then(|e| match &e.kind {
+            faultline_proto::EventKind::WorkflowStarted { input, .. } => Some(input),
+            _ => None,
+        });
+        if let Some(signal) = input.and_then(|i| faultline_demo::order::awaited_signal(&r.workflow_type, i, *duration_ms)) {
+            return format!("awaiting {signal}");
+        }
+    }
+    step_text(&r.step)
+}
+
 /// A step (or what a history `seq` refers to) in words: `charge_payment`, `timer 30s`,
 /// `child Shipment`.
 pub(crate) fn step_text(step: &Step) -> String {
@@ -90,14 +105,18 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let sel_pos = selected.and_then(|id| vis.iter().position(|i| runs[*i].workflow_id == id)).unwrap_or(0);
     let rows_fit = area.height.saturating_sub(3) as usize;
     let offset = (sel_pos + 1).saturating_sub(rows_fit);
-    let id_w: u16 = if big { 22 } else { 14 };
-    let step_w: u16 = if big { 22 } else { 12 };
+    // The id column is as wide as the longest short id shown (the shared prefix is in the
+    // title); the step column takes the rest, so `ChargePayment ×5` survives at 100 columns.
+    let longest = vis.iter().map(|i| runs[*i].workflow_id.strip_prefix(prefix.as_str()).unwrap_or(&runs[*i].workflow_id).chars().count() + 1).max().unwrap_or(4);
+    let id_w = longest.clamp(4, if big { 24 } else { 16 }) as u16;
+    let fixed = if big { 12 + 10 + 3 + 6 + 6 } else { 9 + 5 + 3 };
+    let step_w: u16 = area.width.saturating_sub(2 + id_w + fixed).clamp(10, if big { 28 } else { 22 });
     let rows = vis.iter().skip(offset).take(rows_fit).map(|i| {
         let r = &runs[*i];
         let label = status_label(r);
         let age = fmt_duration(r.closed_at_ms.unwrap_or(app.now_ms) - r.started_at_ms);
         let retried = r.attempt > 1;
-        let step_label = step_text(&r.step);
+        let step_label = run_step_text(r);
         let indent = if r.parent.is_some() { "└" } else { "" };
         let short = r.workflow_id.strip_prefix(prefix.as_str()).unwrap_or(&r.workflow_id);
         let mut cells = vec![Span::styled(trunc(&format!("{indent}{short}"), id_w as usize), t.base())];
@@ -111,7 +130,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
             cells.push(Span::styled(attempt, t.fg(t.warn)));
         } else {
             // Narrow screens fold the attempt into the step: `charge ×3`.
-            let step = if retried { format!("{} ×{}", trunc(&step_label, step_w as usize - 4), r.attempt) } else { trunc(&step_label, step_w as usize) };
+            let suffix = format!(" ×{}", r.attempt);
+            let step = if retried { format!("{}{suffix}", trunc(&step_label, (step_w as usize).saturating_sub(suffix.chars().count()))) } else { trunc(&step_label, step_w as usize) };
             cells.push(Span::styled(step, if retried { t.fg(t.warn) } else { t.base() }));
         }
         cells.push(Span::styled(age, t.dim()));
@@ -134,7 +154,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         widths.extend([Constraint::Length(10), Constraint::Length(step_w), Constraint::Length(3), Constraint::Length(6)]);
         header.extend(["status", "step", "att", "age"]);
     } else {
-        widths.extend([Constraint::Length(9), Constraint::Length(step_w), Constraint::Length(6)]);
+        widths.extend([Constraint::Length(9), Constraint::Length(step_w), Constraint::Length(5)]);
         header.extend(["status", "step", "age"]);
     }
     let table = Table::new(rows, widths).header(Row::new(header).style(t.dim())).block(block).column_spacing(1);

@@ -114,6 +114,7 @@ fn timeline_entry(ev: &RunEvent) -> Option<(u64, EntryKind, String)> {
     Some(match ev {
         RunEvent::Note { at_ms, text } => (*at_ms, EntryKind::Note, text.clone()),
         RunEvent::StepStarted { step, at_ms, title, narration } => (*at_ms, EntryKind::Step, format!("{}. {title} — {narration}", step + 1)),
+        RunEvent::Narration { step, at_ms, text } => (*at_ms, EntryKind::Step, format!("{}. (waiting) {text}", step + 1)),
         RunEvent::Action { at_ms, text, ok, detail, .. } => {
             let d = detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default();
             (*at_ms, EntryKind::Action, format!("{}{text}{d}", if *ok { "" } else { "FAILED: " }))

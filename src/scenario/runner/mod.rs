@@ -104,6 +104,11 @@ pub struct StepInfo {
     pub actions: Vec<String>,
 }
 
+/// The steps of a scenario as a run lists them in its plan.
+pub fn step_infos(sc: &Scenario) -> Vec<StepInfo> {
+    sc.steps.iter().map(steps::info).collect()
+}
+
 /// What a run reports as it goes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEvent {
@@ -115,6 +120,11 @@ pub enum RunEvent {
     /// A step waits for its gates; `text` says for what, `presenter` when that includes the
     /// space bar.
     Waiting { step: usize, text: String, presenter: bool },
+    /// The checks the run will judge, so a screen can show their values live.
+    Expecting { checks: Vec<super::model::Check> },
+    /// The step waits for its `when` condition, which does not hold yet: its
+    /// `narration_waiting` replaces the previous step's narration until it does.
+    Narration { step: usize, at_ms: u64, text: String },
     StepStarted { step: usize, at_ms: u64, title: String, narration: String },
     Action { step: usize, at_ms: u64, text: String, ok: bool, detail: Option<String> },
     Counts { at_ms: u64, counts: Counts },
@@ -251,6 +261,7 @@ impl Run {
             orders: self.sc.workload.orders,
             speed: self.cfg.speed,
         });
+        self.out.emit(RunEvent::Expecting { checks: self.sc.expectations.iter().map(|e| e.check.clone()).collect() });
         let (feed, feed_rx) = mpsc::unbounded_channel();
         self.feed = Some(feed);
         let live = tokio::spawn(live::run(self.shared.clone(), self.rt.status_stream(), feed_rx, self.out.clone()));

@@ -13,6 +13,7 @@ use super::live::Feed;
 use super::{condition_holds, Run, RunEvent, StepInfo};
 use crate::runtime::PodAction;
 use crate::scenario::model::{fmt_duration, Action, Step, Target};
+use crate::scenario::report::{EntryKind, TimelineEntry};
 
 /// How long the runner keeps retrying a call the engine did not answer (it may be restarting).
 const ENGINE_RETRY_FOR: Duration = Duration::from_secs(60);
@@ -111,6 +112,13 @@ impl Run {
         let wake: Vec<i64> = at.into_iter().chain(after).collect();
         let manual = step.manual && !self.cfg.auto_advance;
         let started = self.orders_started();
+        if let (Some(text), Some(c)) = (&step.narration_waiting, &step.when) {
+            // Only while it is true: a condition that already holds goes straight to the
+            // step's own narration.
+            if !condition_holds(&self.shared.borrow(), c, started) {
+                self.out.emit(RunEvent::Narration { step: i, at_ms: self.now_ms(), text: text.clone() });
+            }
+        }
         self.ctl
             .wait_until(until, &wake, &text, |s, now, advanced| {
                 (!manual || advanced)
@@ -124,6 +132,15 @@ impl Run {
         }
         let started_at = self.ctl.now();
         self.out.emit(RunEvent::StepStarted { step: i, at_ms: self.now_ms(), title: step.title.clone(), narration: step.narration.clone() });
+        // The versions the pods run as the step starts: the report says what was deployed when.
+        let versions = {
+            let s = self.shared.borrow();
+            s.pods.values().map(|p| format!("{} {} ({:?})", p.name, p.version, p.state).to_lowercase()).collect::<Vec<_>>().join(", ")
+        };
+        if !versions.is_empty() {
+            let entry = TimelineEntry { at_ms: self.now_ms(), kind: EntryKind::Pods, text: format!("pods at step {}: {versions}", i + 1) };
+            self.out.push_timeline(entry);
+        }
         for action in &step.actions {
             self.perform(i, action).await?;
         }

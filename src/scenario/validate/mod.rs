@@ -330,6 +330,14 @@ impl Checker<'_> {
                 self.err(t.span(), "timeout only applies to a `when` condition; remove it or add `when`");
             }
         }
+        let narration_waiting = raw.narration_waiting.as_ref().map(|t| t.get_ref().trim().to_string());
+        if let Some(t) = &raw.narration_waiting {
+            if raw.when.is_none() {
+                self.err(t.span(), format!("step {n}: narration_waiting is shown while the `when` condition does not hold yet; add `when` or remove it"));
+            } else if t.get_ref().trim().is_empty() {
+                self.err(t.span(), format!("step {n} has an empty narration_waiting; say what the audience sees while the step waits, or remove it"));
+            }
+        }
         let timeout = self.opt_duration(&raw.timeout, DEFAULT_STEP_TIMEOUT);
         let mut actions = Vec::new();
         for a in &raw.actions {
@@ -343,6 +351,7 @@ impl Checker<'_> {
         Step {
             title: raw.title.get_ref().trim().to_string(),
             narration: raw.narration.get_ref().trim().to_string(),
+            narration_waiting,
             line,
             manual,
             at,
