@@ -38,3 +38,5 @@ pub use theme::{Theme, ThemeName};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timeline_tests;
