@@ -35,7 +35,7 @@ mod ports;
 mod readonly;
 mod shell;
 
-pub use connect::{connect, describe_offline, Access, Connected, RuntimeChoice};
+pub use connect::{connect, describe_offline, describe_recorded, Access, Connected, RuntimeChoice};
 pub use images::Progress;
 pub use project::{Project, DEFAULT_PROJECT, PROJECT_LABEL};
 
@@ -145,7 +145,8 @@ pub fn split_image(image: &str) -> (&str, &str) {
 }
 
 /// What a pod is doing right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PodState {
     /// No container/process exists.
     Missing,
@@ -159,7 +160,8 @@ pub enum PodState {
     Exited,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Health {
     Unknown,
     Starting,
@@ -168,7 +170,7 @@ pub enum Health {
 }
 
 /// A snapshot of one pod, sent on every change.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PodStatus {
     pub name: String,
     /// Image tag in use: `v1-bugged`, `v2-fixed`, `latest`, `dev`.
@@ -182,7 +184,7 @@ pub struct PodStatus {
 }
 
 /// One line of a pod's output.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogLine {
     pub pod: String,
     pub at: SystemTime,
