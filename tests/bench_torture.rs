@@ -1,12 +1,13 @@
 //! Crash torture through the real binaries: `faultline bench` logic in-process (worker +
 //! client) against the real `faultline-engine` process, SIGKILLed 3 times at random moments
 //! during 200 chain workflows and restarted on the same database. Nothing may be lost and no
-//! activity may run again after its completion was acknowledged. No timing assertions.
+//! activity may run again after its completion was acknowledged. The same torture of the
+//! dual-write twin ends by its deadline and reports its anomalies. No timing assertions.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use faultline::bench::{run, BenchConfig, Workload};
+use faultline::bench::{run, run_side_by_side, BenchConfig, EngineMode, Workload};
 use indicatif::ProgressBar;
 
 /// Builds (or finds) the engine once per test process, not once per run.
@@ -54,4 +55,36 @@ async fn retry_and_timer_workloads_complete_with_their_defined_shape() {
     assert!(timer.p50_ms >= 1000.0, "a 1 s durable timer completed early: {timer:?}");
     let late = timer.timer_lateness_p99_ms.expect("timer lateness is reported for the timer workload");
     assert!(late >= 0.0, "a timer fired before its time: {timer:?}");
+}
+
+/// `faultline bench --mode dual-write --kill-engine 2`: the twin under the same torture ends
+/// by its deadline and accounts for what it lost with the race checker; the transactional
+/// engine, same settings and kill seed, loses nothing and has no engine-level anomaly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dual_write_torture_reports_its_anomalies_next_to_the_engines_zero() {
+    let seed = std::env::var("BENCH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
+    let mut cfg = config(Workload::Chain, 60, 10, 2);
+    cfg.mode = EngineMode::DualWrite;
+    cfg.seed = Some(seed);
+    // Lost work on the twin waits out this deadline; the engine's recovery takes at most one
+    // start-to-close timeout (10 s) per kill.
+    cfg.deadline = Duration::from_secs(60);
+    let reports = run_side_by_side(&cfg, &ProgressBar::hidden()).await.expect("the bench could not run");
+    for r in &reports {
+        eprintln!("seed {seed}: {}", r.json_line());
+    }
+    let [twin, tx] = &reports[..] else { panic!("two reports, twin first: {reports:?}") };
+    assert_eq!((twin.mode, tx.mode), ("dual-write", "transactional"));
+    assert_eq!((twin.kills, tx.kills), (2, 2), "{reports:?}");
+    let a = twin.anomalies.expect("the twin's run was checked");
+    assert_eq!(twin.n, 60);
+    if twin.lost > 0 {
+        assert!(a.stuck_orders > 0, "the checker accounts for the twin's lost workflows: {a:?}");
+    }
+    assert!(twin.activity_executions > 0);
+    let t = tx.anomalies.expect("the transactional run was checked");
+    assert_eq!((tx.lost, tx.failed, tx.duplicates), (0, 0, 0), "seed {seed}: {:?}", tx.problems);
+    assert_eq!(t.engine_level(), 0, "seed {seed}: {t:?}");
+    assert_eq!(t.stuck_orders, 0, "seed {seed}: {t:?}");
+    assert!(!faultline::bench::failed(tx) && !faultline::bench::failed(twin));
 }

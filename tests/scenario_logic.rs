@@ -63,7 +63,7 @@ fn inputs_carry_the_scaled_timing() {
 }
 
 fn entry(seq: i64, key: &str, kind: &str, order: &str) -> Entry {
-    Entry { seq, key: key.into(), kind: kind.into(), order_id: order.into(), amount: Some(1999), unit: Some("EUR".into()), at_ms: 0, request: json!({"order_id": order}), response: json!({}) }
+    Entry { seq, key: key.into(), kind: kind.into(), order_id: order.into(), amount: Some(1999), unit: Some("EUR".into()), at_ms: 0, request: json!({"order_id": order}), response: json!({}), replays_at_ms: vec![] }
 }
 
 fn balance(order: &str, charges: u32, refunds: u32) -> OrderBalance {

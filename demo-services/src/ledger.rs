@@ -8,9 +8,14 @@
 //! copies of the request race. Failed requests are not recorded: a request that failed (for
 //! example on the payment bug) may be retried under the same key and succeed later.
 //!
+//! Each replay is logged too (table `replays`: key and time), so an audit can tell how often a
+//! step really reached the service ([`Entry::replays_at_ms`]): the race checker counts
+//! duplicate executions raw and the number the keys absorbed.
+//!
 //! Services may add their own tables (inventory's stock) through `extra_schema`; they are
 //! written in the same transaction as the ledger row.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -74,6 +79,10 @@ pub struct Entry {
     pub at_ms: i64,
     pub request: Value,
     pub response: Value,
+    /// When the same key came again and the recorded answer was replayed (the effect did not
+    /// run again), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replays_at_ms: Vec<i64>,
 }
 
 /// What an effect reports for its ledger row.
@@ -123,6 +132,8 @@ CREATE TABLE IF NOT EXISTS ledger (
     response TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ledger_order ON ledger(order_id, kind);
+CREATE TABLE IF NOT EXISTS replays (key TEXT NOT NULL, at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS replays_key ON replays(key);
 ";
 
 /// A service's ledger. Cheap to clone; all clones share one connection.
@@ -185,6 +196,8 @@ impl Ledger {
                     });
                 }
                 let response = serde_json::from_str(&seen_response).unwrap_or(Value::Null);
+                tx.execute("INSERT INTO replays (key, at_ms) VALUES (?1, ?2)", params![key, at_ms])?;
+                tx.commit()?;
                 return Ok(Recorded { response, replayed: true });
             }
             let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger", [], |r| r.get(0))?;
@@ -229,9 +242,20 @@ impl Ledger {
                     at_ms: r.get(6)?,
                     request: serde_json::from_str(&request).unwrap_or(Value::Null),
                     response: serde_json::from_str(&response).unwrap_or(Value::Null),
+                    replays_at_ms: Vec::new(),
                 })
             })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            let mut entries = rows.collect::<Result<Vec<_>, _>>()?;
+            let mut replays: HashMap<String, Vec<i64>> = HashMap::new();
+            let mut stmt = conn.prepare("SELECT key, at_ms FROM replays ORDER BY rowid")?;
+            for r in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+                let (key, at) = r?;
+                replays.entry(key).or_default().push(at);
+            }
+            for e in &mut entries {
+                e.replays_at_ms = replays.remove(&e.key).unwrap_or_default();
+            }
+            Ok(entries)
         })
         .await
     }
@@ -277,7 +301,9 @@ mod tests {
         assert!(!a.replayed);
         assert!(b.replayed);
         assert_eq!(a.response, b.response);
-        assert_eq!(ledger.entries().await.unwrap().len(), 1);
+        let entries = ledger.entries().await.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].replays_at_ms, [1_000], "the replay is logged");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@
 //! a moment the bench does not choose. The next point is only watched for once the engine is
 //! back up, so a kill never hits an engine that is still recovering.
 
-use rand::Rng;
+use rand::RngExt;
 
 /// Largest extra random delay between reaching a progress point and the kill.
 pub const MAX_JITTER_MS: u64 = 50;
@@ -22,7 +22,7 @@ pub struct Kill {
 }
 
 /// `k` kills for a run of `n` workflows, in progress order, at distinct points.
-pub fn plan(n: u64, k: u32, rng: &mut impl Rng) -> Vec<Kill> {
+pub fn plan(n: u64, k: u32, rng: &mut impl RngExt) -> Vec<Kill> {
     let total = 2 * n;
     let lo = (total / 20).max(1);
     let hi = (total * 9 / 10).max(lo);
@@ -30,13 +30,13 @@ pub fn plan(n: u64, k: u32, rng: &mut impl Rng) -> Vec<Kill> {
     // Distinct points when the range allows it; a tiny run may repeat one.
     let distinct = (hi - lo + 1) >= u64::from(k);
     while points.len() < k as usize {
-        let p = rng.gen_range(lo..=hi);
+        let p = rng.random_range(lo..=hi);
         if !distinct || !points.contains(&p) {
             points.push(p);
         }
     }
     points.sort_unstable();
-    points.into_iter().map(|at_progress| Kill { at_progress, jitter_ms: rng.gen_range(0..=MAX_JITTER_MS) }).collect()
+    points.into_iter().map(|at_progress| Kill { at_progress, jitter_ms: rng.random_range(0..=MAX_JITTER_MS) }).collect()
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use tokio::sync::{Mutex, Notify, Semaphore};
 use super::chaos::{self, Kill};
 use super::ledger::{self, Ledger};
 use super::process::{free_port, locate_engine, EngineProcess};
+use super::races;
 use super::stats::{summarize, Report};
 use super::workload::{self, Workload};
 use super::{BenchConfig, BenchError};
@@ -65,7 +66,7 @@ pub async fn run(cfg: &BenchConfig, bar: &ProgressBar) -> Result<Report, BenchEr
         Some(p) => p,
         None => free_port()?,
     };
-    let engine = EngineProcess::start(&bin, &dir.db, &dir.log, port).await?;
+    let engine = EngineProcess::start_with(&bin, &dir.db, &dir.log, port, &cfg.mode.engine_args()).await?;
     let client = Client::new(engine.url()).map_err(BenchError::Client)?;
     let engine = Arc::new(Mutex::new(engine));
 
@@ -117,11 +118,22 @@ pub async fn run(cfg: &BenchConfig, bar: &ProgressBar) -> Result<Report, BenchEr
     let verified = verify(&client, &outcomes).await;
     let _ = stop_worker.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), worker_task).await;
+    let executions = ledger.executions();
+    let checked = if cfg.check {
+        let ids: Vec<String> = outcomes.iter().map(|o| o.id.clone()).collect();
+        Some(races::check_run(cfg.mode, &client, cfg.workload, &ids, &executions).await)
+    } else {
+        None
+    };
     let mut engine = engine.lock().await;
     engine.kill().await;
 
-    let executions = ledger.executions();
     let mut report = build_report(cfg, &outcomes, &executions, &verified, rss_mb, engine.kills);
+    match checked {
+        Some(Ok(counters)) => report.anomalies = Some(counters),
+        Some(Err(e)) => report.problems.push(format!("the race checker could not read the run: {e}")),
+        None => {}
+    }
     if let Some(e) = chaos_error {
         report.problems.push(format!("engine kill/restart failed: {e}"));
     }
@@ -355,6 +367,8 @@ fn build_report(
         failed: outcomes.iter().filter(|o| matches!(o.fate, Fate::Failed(_))).count() as u64,
         kills,
         activity_executions: executions.len() as u64,
+        mode: cfg.mode.name(),
+        anomalies: None,
         timer_lateness_p50_ms: timer.map(|t| t.0),
         timer_lateness_p99_ms: timer.map(|t| t.1),
         timer_lateness_max_ms: timer.map(|t| t.2),

@@ -10,6 +10,8 @@
 //! - [`process`]: finding/building, starting, SIGKILLing and restarting the engine; its RSS.
 //! - [`chaos`]: where in the run the kills land.
 //! - [`ledger`]: activity executions and the duplicate/timer checks against the histories.
+//! - [`races`]: `--mode dual-write`: the twin's arguments and the race checker's pass over a
+//!   finished run (its anomaly counters in the report).
 //! - [`stats`]: percentiles and the [`Report`] (JSON line and summary).
 //! - `driver`: one run end to end.
 
@@ -17,6 +19,7 @@ pub mod chaos;
 mod driver;
 pub mod ledger;
 pub mod process;
+pub mod races;
 pub mod stats;
 pub mod workload;
 
@@ -25,6 +28,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+pub use races::EngineMode;
 pub use stats::Report;
 pub use workload::Workload;
 
@@ -53,6 +57,11 @@ pub struct BenchArgs {
     /// Workflows in flight at once (C).
     #[arg(long, default_value_t = 100)]
     pub concurrency: u64,
+    /// Which engine: `dual-write` runs the dual-write twin and then the transactional engine
+    /// with the same settings and kill seed, and reports both (one JSON line each, twin first)
+    /// with the race checker's anomaly counters.
+    #[arg(long, value_enum, default_value_t = EngineMode::Transactional)]
+    pub mode: EngineMode,
     /// SIGKILL the engine this many times at random moments, restarting it on the same database.
     #[arg(long, default_value_t = 0)]
     pub kill_engine: u32,
@@ -92,6 +101,10 @@ pub struct BenchConfig {
     pub workflows: u64,
     pub concurrency: u64,
     pub kill_engine: u32,
+    /// The engine this run uses.
+    pub mode: EngineMode,
+    /// Run the race checker over the finished run and report its counters.
+    pub check: bool,
     pub db: Option<PathBuf>,
     pub engine_bin: Option<PathBuf>,
     /// The Faultline checkout to build the engine in; default: found from the current directory.
@@ -112,6 +125,8 @@ impl BenchConfig {
             workflows,
             concurrency,
             kill_engine: 0,
+            mode: EngineMode::Transactional,
+            check: false,
             db: None,
             engine_bin: None,
             workspace: None,
@@ -139,6 +154,8 @@ impl From<&BenchArgs> for BenchConfig {
     fn from(a: &BenchArgs) -> Self {
         BenchConfig {
             kill_engine: a.kill_engine,
+            mode: a.mode,
+            check: a.mode == EngineMode::DualWrite,
             db: a.db.clone(),
             engine_bin: a.engine_bin.clone(),
             build: !a.no_build,
@@ -157,8 +174,35 @@ pub async fn run(cfg: &BenchConfig, bar: &ProgressBar) -> Result<Report, BenchEr
     driver::run(cfg, bar).await
 }
 
-/// The `faultline bench` command: runs, prints the JSON line or the summary, and returns the
-/// process exit code (1 when a workflow was lost, failed or an activity ran twice).
+/// `--mode dual-write`: the twin, then the transactional engine with the same settings and
+/// kill seed (each on its own fresh database), both checked by the race checker. The twin's
+/// anomalies are its figures; the transactional run's lost workflows, duplicates and
+/// engine-level anomalies are failures.
+pub async fn run_side_by_side(cfg: &BenchConfig, bar: &ProgressBar) -> Result<Vec<Report>, BenchError> {
+    if cfg.db.is_some() {
+        return Err(BenchError::BadConfig("--db names one database; --mode dual-write runs two engines: leave --db out".into()));
+    }
+    let seed = cfg.seed.unwrap_or_else(rand::random);
+    let mut out = Vec::new();
+    for mode in [EngineMode::DualWrite, EngineMode::Transactional] {
+        let side = BenchConfig { mode, check: true, seed: Some(seed), ..cfg.clone() };
+        bar.reset();
+        out.push(run(&side, bar).await?);
+    }
+    Ok(out)
+}
+
+/// Whether a report is a failure of the bench: any lost, failed or duplicated workflow on
+/// the transactional engine (and any engine-level anomaly the checker found there); on the
+/// twin, anomalies are what is measured.
+pub fn failed(report: &Report) -> bool {
+    report.mode == EngineMode::Transactional.name()
+        && (report.lost + report.failed + report.duplicates > 0 || report.anomalies.is_some_and(|a| a.engine_level() > 0))
+}
+
+/// The `faultline bench` command: runs, prints the JSON line(s) or the summary, and returns
+/// the process exit code (1 when the transactional engine lost, failed or ran an activity
+/// twice; see [`failed`]).
 pub fn cli(args: &BenchArgs) -> Result<i32, BenchError> {
     let cfg = BenchConfig::from(args);
     let rt = tokio::runtime::Runtime::new()
@@ -174,11 +218,19 @@ pub fn cli(args: &BenchArgs) -> Result<i32, BenchError> {
         }
         bar
     };
-    let report = rt.block_on(run(&cfg, &bar))?;
-    if args.json {
-        println!("{}", report.json_line());
-    } else {
-        print!("{}", report.summary());
+    let reports = match cfg.mode {
+        EngineMode::Transactional => vec![rt.block_on(run(&cfg, &bar))?],
+        EngineMode::DualWrite => rt.block_on(run_side_by_side(&cfg, &bar))?,
+    };
+    for (i, report) in reports.iter().enumerate() {
+        if args.json {
+            println!("{}", report.json_line());
+        } else {
+            if i > 0 {
+                println!();
+            }
+            print!("{}", report.summary());
+        }
     }
-    Ok(if report.lost + report.failed + report.duplicates > 0 { 1 } else { 0 })
+    Ok(if reports.iter().any(failed) { 1 } else { 0 })
 }

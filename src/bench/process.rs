@@ -105,6 +105,8 @@ pub struct EngineProcess {
     db: PathBuf,
     log: PathBuf,
     pub port: u16,
+    /// Extra command-line arguments (the twin's `--mode dual-write ...`), kept for restarts.
+    args: Vec<String>,
     child: Child,
     /// Largest VmHWM seen over every incarnation, in kB.
     peak_kb: u64,
@@ -114,8 +116,14 @@ pub struct EngineProcess {
 impl EngineProcess {
     /// Starts the engine and waits until `/healthz` answers.
     pub async fn start(bin: &Path, db: &Path, log: &Path, port: u16) -> Result<Self, BenchError> {
-        let child = spawn(bin, db, log, port)?;
-        let mut p = EngineProcess { bin: bin.into(), db: db.into(), log: log.into(), port, child, peak_kb: 0, kills: 0 };
+        Self::start_with(bin, db, log, port, &[]).await
+    }
+
+    /// Starts the engine with extra arguments (kept for every restart).
+    pub async fn start_with(bin: &Path, db: &Path, log: &Path, port: u16, args: &[String]) -> Result<Self, BenchError> {
+        let child = spawn(bin, db, log, port, args)?;
+        let args = args.to_vec();
+        let mut p = EngineProcess { bin: bin.into(), db: db.into(), log: log.into(), port, args, child, peak_kb: 0, kills: 0 };
         p.wait_healthy().await?;
         Ok(p)
     }
@@ -145,7 +153,7 @@ impl EngineProcess {
         self.sample_rss();
         self.kill().await;
         self.kills += 1;
-        self.child = spawn(&self.bin, &self.db, &self.log, self.port)?;
+        self.child = spawn(&self.bin, &self.db, &self.log, self.port, &self.args)?;
         self.wait_healthy().await
     }
 
@@ -181,7 +189,7 @@ impl EngineProcess {
     }
 }
 
-fn spawn(bin: &Path, db: &Path, log: &Path, port: u16) -> Result<Child, BenchError> {
+fn spawn(bin: &Path, db: &Path, log: &Path, port: u16, args: &[String]) -> Result<Child, BenchError> {
     let open_log = || {
         std::fs::OpenOptions::new()
             .create(true)
@@ -194,6 +202,7 @@ fn spawn(bin: &Path, db: &Path, log: &Path, port: u16) -> Result<Child, BenchErr
         .arg(format!("127.0.0.1:{port}"))
         .arg("--db")
         .arg(db)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(open_log()?)
         .stderr(open_log()?)

@@ -51,6 +51,11 @@ pub struct Report {
     pub kills: u64,
     /// Activity function invocations seen by the worker (retries and re-deliveries included).
     pub activity_executions: u64,
+    /// `transactional` or `dual-write` (the twin).
+    pub mode: &'static str,
+    /// The race checker's counters over the finished run (`--mode dual-write`, both engines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomalies: Option<crate::checker::Counters>,
     /// Timer workload only: `timer_fired` time minus the scheduled `fire_at_ms`, from history.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timer_lateness_p50_ms: Option<f64>,
@@ -73,11 +78,11 @@ impl Report {
     /// The readable multi-line summary.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "faultline bench: workload {} · {} workflows · concurrency {}\n\
+            "faultline bench ({}): workload {} · {} workflows · concurrency {}\n\
              wall        {:.3} s\n\
              throughput  {:.1} workflows/s\n\
              latency     p50 {:.1} ms · p99 {:.1} ms · max {:.1} ms\n",
-            self.workload, self.n, self.concurrency, self.wall_s, self.wf_per_s, self.p50_ms, self.p99_ms, self.max_ms
+            self.mode, self.workload, self.n, self.concurrency, self.wall_s, self.wf_per_s, self.p50_ms, self.p99_ms, self.max_ms
         );
         if let (Some(p50), Some(p99), Some(max)) =
             (self.timer_lateness_p50_ms, self.timer_lateness_p99_ms, self.timer_lateness_max_ms)
@@ -93,6 +98,24 @@ impl Report {
              failed      {}\n",
             self.engine_rss_mb, self.activity_executions, self.kills, self.lost, self.duplicates, self.failed
         ));
+        if let Some(a) = &self.anomalies {
+            s.push_str(&format!(
+                "race checker ({} engine-level):\n  \
+                 lost tasks {} · ghost tasks {} · early tasks {} · lost timers {} · lost completions {} · double completions {}\n  \
+                 duplicate executions {} ({} after completion) · stuck orders {} · recovered {}\n",
+                a.engine_level(),
+                a.lost_tasks,
+                a.ghost_tasks,
+                a.early_tasks,
+                a.lost_timers,
+                a.lost_completions,
+                a.double_completions,
+                a.duplicate_executions,
+                a.duplicates_after_completion,
+                a.stuck_orders,
+                a.recovered
+            ));
+        }
         for p in &self.problems {
             s.push_str(&format!("  - {p}\n"));
         }
@@ -134,6 +157,8 @@ mod tests {
             failed: 0,
             kills: 0,
             activity_executions: 30,
+            mode: "transactional",
+            anomalies: None,
             timer_lateness_p50_ms: None,
             timer_lateness_p99_ms: None,
             timer_lateness_max_ms: None,

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use faultline_demo::money::{parse_minor, Currency};
@@ -73,7 +73,7 @@ pub fn generate(scenario_name: &str, run_tag: &str, w: &Workload) -> Vec<OrderPl
     (1..=w.orders)
         .filter_map(|number| {
             // Validation guarantees at least one choice; an empty list yields no orders.
-            let (sku, quantity, amount) = choices.get(rng.gen_range(0..choices.len().max(1)))?.clone();
+            let (sku, quantity, amount) = choices.get(rng.random_range(0..choices.len().max(1)))?.clone();
             let hits_v1_bug = catalog::hits_v1_bug(&amount);
             let needs_approval = over(&amount, &w.approval_threshold);
             let order_id = format!("{scenario_name}-{run_tag}-{number:03}");
@@ -103,7 +103,7 @@ pub fn task_timeout(speed: f64) -> Duration {
 
 /// A short random tag for the ids of one run (not from the seed: runs must not collide).
 pub fn run_tag() -> String {
-    let n: u32 = rand::thread_rng().gen();
+    let n: u32 = rand::rng().random();
     format!("{:06x}", n & 0xff_ffff)
 }
 

@@ -93,7 +93,7 @@ impl Link {
             let c = self.chains.borrow_and_update();
             (c.get(self.stream).clone(), c.version)
         };
-        let rng = Box::new(rand::rngs::StdRng::from_rng(rand::thread_rng()).unwrap_or_else(|_| rand::rngs::StdRng::seed_from_u64(0)));
+        let rng = Box::new(rand::rngs::StdRng::from_rng(&mut rand::rng()));
         let mut pipeline = Pipeline::new(&chain, Instant::now(), rng);
         let mut buf = BytesMut::with_capacity(READ_SIZE);
         loop {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rand::{Rng, RngCore};
+use rand::{Rng, RngExt};
 use tokio::time::Instant;
 
 use crate::model::{millis, Toxic, ToxicKind};
@@ -94,8 +94,8 @@ struct Stage {
 }
 
 impl Stage {
-    fn new(t: &ToxicInstance, now: Instant, rng: &mut dyn RngCore) -> Self {
-        let roll: f32 = rng.gen();
+    fn new(t: &ToxicInstance, now: Instant, rng: &mut dyn Rng) -> Self {
+        let roll: f32 = rng.random();
         Stage {
             id: t.id,
             name: t.toxic.name.clone(),
@@ -133,11 +133,11 @@ pub struct Pipeline {
     queued_bytes: usize,
     /// No more input will be accepted (end of stream seen, or a toxic ended it).
     input_closed: bool,
-    rng: Box<dyn RngCore + Send>,
+    rng: Box<dyn Rng + Send>,
 }
 
 impl Pipeline {
-    pub fn new(chain: &[ToxicInstance], now: Instant, mut rng: Box<dyn RngCore + Send>) -> Self {
+    pub fn new(chain: &[ToxicInstance], now: Instant, mut rng: Box<dyn Rng + Send>) -> Self {
         let stages = chain.iter().map(|t| Stage::new(t, now, &mut *rng)).collect();
         Pipeline { stages, queue: VecDeque::new(), queued_bytes: 0, input_closed: false, rng }
     }
@@ -379,10 +379,10 @@ impl Pipeline {
 }
 
 /// `latency` ± `jitter` ms: uniform in [latency - jitter, latency + jitter), at least 0.
-fn jittered(latency: i64, jitter: i64, rng: &mut dyn RngCore) -> Duration {
+fn jittered(latency: i64, jitter: i64, rng: &mut dyn Rng) -> Duration {
     let mut delay = latency;
     if jitter > 0 {
-        delay = delay.saturating_add(rng.gen_range(-jitter..jitter));
+        delay = delay.saturating_add(rng.random_range(-jitter..jitter));
     }
     millis(delay)
 }

@@ -4,7 +4,7 @@ use super::*;
 use crate::model::Stream;
 use rand::SeedableRng;
 
-fn rng() -> Box<dyn RngCore + Send> {
+fn rng() -> Box<dyn Rng + Send> {
     Box::new(rand::rngs::StdRng::seed_from_u64(7))
 }
 

@@ -154,7 +154,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
                 let gauge = LineGauge::default()
                     .ratio(ratio)
                     .label(Span::styled(format!("{label:<14}"), t.bold().fg(color)))
-                    .line_set(symbols::line::THICK)
+                    .filled_symbol(symbols::line::THICK_HORIZONTAL)
+                    .unfilled_symbol(symbols::line::THICK_HORIZONTAL)
                     .filled_style(t.fg(color).add_modifier(Modifier::BOLD))
                     .unfilled_style(t.dim())
                     .style(t.base());

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use faultline_proto::{ActivityOptions, Command, Failure, ParentClosePolicy, Payload, WorkflowOptions};
 use futures::future::{Either, FutureExt};
-use rand::RngCore;
+use rand::Rng;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
