@@ -14,6 +14,9 @@ use faultline::scenario::report::Verdict;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Record the session to FILE (e.g. talk.flrec) for `faultline replay`.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
 }
@@ -35,8 +38,9 @@ struct Common {
     #[arg(long, global = true, env = "FAULTLINE_PORT_OFFSET", default_value_t = 0, value_name = "N")]
     port_offset: u16,
     /// Dashboard colours: `dark` or `light` (both high contrast, for projectors).
-    #[arg(long, global = true, default_value = "dark")]
-    theme: faultline::dashboard::ThemeName,
+    /// (Default: dark; a replay uses the recorded one.)
+    #[arg(long, global = true)]
+    theme: Option<faultline::dashboard::ThemeName>,
     /// When the dashboard closes: leave the pods running, or take them down. Asks when not given.
     #[arg(long, global = true, value_enum)]
     on_exit: Option<OnExit>,
@@ -71,6 +75,24 @@ enum Command {
         /// The engine's URL (default: the one of the runtime, http://127.0.0.1:7233).
         #[arg(long)]
         engine: Option<String>,
+        /// Record the session to FILE (e.g. talk.flrec) for `faultline replay`.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+    },
+    /// Plays a recorded session (--record) in the dashboard, with no engine and no Docker; or
+    /// exports it to an asciicast (--to-cast) for asciinema.
+    Replay {
+        /// The recording, e.g. talk.flrec.
+        recording: PathBuf,
+        /// Play N times faster (0.5: half as fast). Keys: space pauses, . steps, +/- speed, q quits.
+        #[arg(long, default_value_t = 1.0, value_name = "N")]
+        speed: f64,
+        /// Write an asciicast v2 file instead of playing (`asciinema play OUT.cast`).
+        #[arg(long, value_name = "OUT.cast")]
+        to_cast: Option<PathBuf>,
+        /// Terminal size of the cast, WIDTHxHEIGHT.
+        #[arg(long, default_value = "100x30", value_name = "WxH", requires = "to_cast")]
+        size: String,
     },
     /// Removes every container, network (and with --volumes, volume) of the project.
     Down {
@@ -103,6 +125,9 @@ enum Command {
         /// run starts on a fresh engine database.
         #[arg(long)]
         keep_history: bool,
+        /// Record the dashboard session to FILE (e.g. talk.flrec) for `faultline replay`.
+        #[arg(long, value_name = "FILE", conflicts_with = "headless")]
+        record: Option<PathBuf>,
     },
 }
 
@@ -137,19 +162,21 @@ fn main() {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let opens_dashboard = matches!(cli.command, None | Some(Command::Attach { .. }) | Some(Command::Run { headless: false, .. }));
+    let opens_dashboard =
+        matches!(cli.command, None | Some(Command::Attach { .. }) | Some(Command::Run { headless: false, .. }) | Some(Command::Replay { to_cast: None, .. }));
     if !opens_dashboard {
         faultline::logging::to_stderr();
     }
     match cli.command {
         None => {
             let all_up = faultline::scenario::cli::default_dir(&cli.common.compose).join("all-up.toml");
-            dashboard(&cli.common, Mode::Scenario(all_up), 1.0, true, None, false)
+            dashboard(&cli.common, Mode::Scenario(all_up), 1.0, true, None, false, cli.record)
         }
-        Some(Command::Attach { engine }) => dashboard(&cli.common, Mode::Attach { engine_url: engine }, 1.0, false, None, true),
-        Some(Command::Run { scenario, headless: false, report, speed, no_up, keep_history }) => {
-            dashboard(&cli.common, Mode::Scenario(scenario), speed, !no_up, report, keep_history)
+        Some(Command::Attach { engine, record }) => dashboard(&cli.common, Mode::Attach { engine_url: engine }, 1.0, false, None, true, record),
+        Some(Command::Run { scenario, headless: false, report, speed, no_up, keep_history, record }) => {
+            dashboard(&cli.common, Mode::Scenario(scenario), speed, !no_up, report, keep_history, record)
         }
+        Some(Command::Replay { recording, speed, to_cast, size }) => replay(&cli.common, &recording, speed, to_cast, &size),
         Some(Command::Bench(args)) => std::process::exit(faultline::bench::cli(&args)?),
         Some(Command::Validate { paths }) => match faultline::scenario::cli::validate(&paths, &cli.common.compose) {
             Ok(summary) => {
@@ -161,7 +188,7 @@ fn run() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         },
-        Some(Command::Run { scenario, headless, report, speed, no_up, keep_history }) => {
+        Some(Command::Run { scenario, headless, report, speed, no_up, keep_history, .. }) => {
             // Non-headless runs open the dashboard (the arm above); this one is --headless.
             let _ = headless;
             let project = cli.common.project()?;
@@ -208,7 +235,7 @@ fn run() -> anyhow::Result<()> {
 }
 
 /// Opens the dashboard (`faultline`, `faultline run FILE`, `faultline attach`).
-fn dashboard(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Option<PathBuf>, keep_history: bool) -> anyhow::Result<()> {
+fn dashboard(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Option<PathBuf>, keep_history: bool, record: Option<PathBuf>) -> anyhow::Result<()> {
     // The dashboard owns the terminal: its own log (the SDK's warnings among others) goes to
     // a file, named on exit when something was written to it.
     let log = faultline::logging::dashboard_log_path();
@@ -217,25 +244,26 @@ fn dashboard(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Op
     if let Err(why) = faultline::logging::to_file(&log) {
         eprintln!("no dashboard log: {why}");
     }
-    let result = dashboard_session(common, mode, speed, bring_up, report, keep_history);
+    let result = dashboard_session(common, mode, speed, bring_up, report, keep_history, record);
     if log_size(&log) > before {
         eprintln!("Dashboard log: {}", log.display());
     }
     result
 }
 
-fn dashboard_session(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Option<PathBuf>, keep_history: bool) -> anyhow::Result<()> {
+fn dashboard_session(common: &Common, mode: Mode, speed: f64, bring_up: bool, report: Option<PathBuf>, keep_history: bool, record: Option<PathBuf>) -> anyhow::Result<()> {
     let opts = faultline::dashboard::launch::LaunchOptions {
         mode,
         compose: common.compose.clone(),
         runtime: common.choice(),
         project: common.project()?,
-        theme: common.theme,
+        theme: common.theme.unwrap_or_default(),
         speed,
         bring_up,
         keep_history,
         leave_pods_running: common.on_exit.map(|o| o == OnExit::Leave),
         report,
+        record,
     };
     let rt = tokio::runtime::Runtime::new()?;
     let exit = rt.block_on(faultline::dashboard::launch::launch(opts))?;
@@ -243,6 +271,31 @@ fn dashboard_session(common: &Common, mode: Mode, speed: f64, bring_up: bool, re
         // Quitting the dashboard before the end judges nothing: not a failure.
         Some(Verdict::Failed) => std::process::exit(1),
         _ => Ok(()),
+    }
+}
+
+/// `faultline replay`: plays a recording in the terminal, or exports it to an asciicast.
+/// The theme is the recorded one unless `--theme` is given.
+fn replay(common: &Common, recording: &std::path::Path, speed: f64, to_cast: Option<PathBuf>, size: &str) -> anyhow::Result<()> {
+    let theme = common.theme;
+    match to_cast {
+        Some(out) => {
+            let (width, height) = faultline::dashboard::cast::parse_size(size)?;
+            let o = faultline::dashboard::cast::CastOptions { out: out.clone(), width, height, speed, theme };
+            let summary = faultline::dashboard::cast::export(recording, &o)?;
+            println!(
+                "wrote {} ({} frames, {:.1}s at {width}x{height}); play it with `asciinema play {}`",
+                out.display(),
+                summary.frames,
+                summary.duration_s,
+                out.display()
+            );
+            Ok(())
+        }
+        None => {
+            let rt = tokio::runtime::Runtime::new()?;
+            Ok(rt.block_on(faultline::dashboard::replay::replay(recording, speed, theme))?)
+        }
     }
 }
 

@@ -206,6 +206,8 @@ pub struct App {
     /// Explicitly selected workflow; `None` follows the newest one of the list.
     pub selected_wf: Option<String>,
     pub history_full: bool,
+    /// The timeline of the selected order is shown in place of the panels (`t`).
+    pub timeline: bool,
     /// Selected row of the history view; `None` follows the latest event.
     pub history_sel: Option<usize>,
     pub overlay: Overlay,
@@ -238,6 +240,7 @@ impl App {
             input: None,
             selected_wf: None,
             history_full: false,
+            timeline: false,
             history_sel: None,
             overlay: Overlay::None,
             json_scroll: 0,

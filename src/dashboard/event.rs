@@ -9,8 +9,10 @@ use crate::runtime::{LinkFault, LinkStatus, LogLine, PodAction, PodStatus};
 
 /// Everything the app state reacts to. Nothing here performs I/O.
 // Stream events dominate the traffic; boxing them would cost an allocation each.
+// Serialized as a recording's records (`--record`, docs/recording-format.md).
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum AppEvent {
     /// One committed event from the engine's live stream.
     Stream(StreamEvent),
@@ -43,6 +45,7 @@ pub enum AppEvent {
     /// Time passed (from the injected clock).
     Tick { now_ms: i64 },
     /// A key was pressed.
+    #[serde(with = "super::record::key_text")]
     Key(KeyEvent),
 }
 

@@ -57,6 +57,14 @@ impl App {
             KeyCode::BackTab => self.cycle_focus(Panel::ORDER.len() - 1),
             KeyCode::Char(' ') => return self.advance_scenario(),
             KeyCode::Char('n') => return self.start_order(),
+            KeyCode::Char('t') => {
+                self.timeline = !self.timeline;
+                // ↑↓ then pick another order while the timeline covers the list.
+                if self.timeline {
+                    self.focus = Panel::Workflows;
+                }
+            }
+            KeyCode::Esc if self.timeline => self.timeline = false,
             KeyCode::Esc => self.back(),
             KeyCode::Char('/') => match self.focus {
                 Panel::Logs => self.input = Some(InputTarget::Logs),

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::clock::SystemClock;
+use super::record::{RecordError, RecordOptions};
 use super::run::{run_dashboard, DashboardError, DashboardExit, DashboardOptions};
 use super::theme::ThemeName;
 use crate::runtime::{self, Access, PodRuntime, Project, RuntimeChoice};
@@ -43,6 +44,8 @@ pub struct LaunchOptions {
     pub leave_pods_running: Option<bool>,
     /// Write the scenario's report here (.json or .md) when the dashboard closes.
     pub report: Option<PathBuf>,
+    /// Record the session here, for `faultline replay` (`--record`).
+    pub record: Option<PathBuf>,
 }
 
 /// Why the dashboard did not open or ended badly.
@@ -58,6 +61,10 @@ pub enum LaunchError {
 
 /// Opens the dashboard and returns when the user quits.
 pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
+    if let Some(path) = &o.record {
+        // A path that cannot be written fails now, not after the images are built.
+        std::fs::File::create(path).map_err(|source| DashboardError::Record(RecordError::Create { path: path.clone(), source }))?;
+    }
     let mut opts = DashboardOptions {
         engine_url: DEFAULT_ENGINE_URL.into(),
         runtime: None,
@@ -69,6 +76,14 @@ pub async fn launch(o: LaunchOptions) -> Result<DashboardExit, LaunchError> {
         leave_pods_running: o.leave_pods_running,
         new_order: Default::default(),
         notice: None,
+        record: o.record.as_ref().map(|path| RecordOptions {
+            path: path.clone(),
+            compose: Some(o.compose.clone()),
+            title: match &o.mode {
+                Mode::Scenario(p) => p.display().to_string(),
+                Mode::Attach { .. } => "attach".into(),
+            },
+        }),
     };
     match &o.mode {
         Mode::Scenario(path) => {

@@ -9,7 +9,7 @@ use crate::scenario::report::Verdict;
 use crate::scenario::runner::RunEvent;
 
 /// One step of a scenario as listed on screen.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepInfo {
     /// Short title, e.g. "Deploy the fixed payment pod".
     pub title: String,
@@ -17,8 +17,9 @@ pub struct StepInfo {
     pub trigger: String,
 }
 
-/// What the scenario panel is told.
-#[derive(Debug, Clone, PartialEq)]
+/// What the scenario panel is told (and what a recording keeps of it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ScenarioEvent {
     /// The scenario was loaded: its title, description and steps.
     Loaded { title: String, description: String, steps: Vec<StepInfo> },

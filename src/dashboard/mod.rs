@@ -16,14 +16,19 @@
 //! - `theme`, `ui`: colours and drawing (time is injected through [`crate::clock`]).
 //! - `run`: terminal, event loop, I/O tasks; [`run_dashboard`]. `rebuild`: the workshop loop.
 //! - `launch`: what the CLI calls: validate, choose the runtime, build images, then run.
+//! - `record`: `--record FILE` (every event the app folds, with its time); `replay`: playing
+//!   a recording in the same dashboard; `cast`: exporting one to asciicast v2.
 
 pub mod app;
+pub mod cast;
 pub mod commands;
 pub mod event;
 mod keys;
 pub mod launch;
 pub mod link;
 mod rebuild;
+pub mod record;
+pub mod replay;
 pub mod run;
 pub mod theme;
 pub mod ui;
@@ -40,3 +45,7 @@ pub use theme::{Theme, ThemeName};
 mod tests;
 #[cfg(test)]
 mod scenario_screens;
+#[cfg(test)]
+mod replay_tests;
+#[cfg(test)]
+mod timeline_tests;

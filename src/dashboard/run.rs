@@ -5,6 +5,7 @@
 //! - Every engine and pod call runs in a tokio task that sends [`AppEvent`]s into one bounded
 //!   channel; the loop only drains that channel, so drawing never waits on I/O.
 //! - A frame is drawn only when the state changed, or on each tick while a countdown is shown.
+//! - Every event reaches the app through one [`Tap`], which records it first with `--record`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use super::app::{App, AppOptions, NewOrder};
 use crate::clock::Clock;
 use super::event::{ActionRequest, AppEvent};
 use super::link::from_run_event;
+use super::record::{start_app, Header, RecordError, RecordOptions, Recorder, Tap};
 use super::theme::ThemeName;
 use crate::runtime::PodRuntime;
 use crate::scenario::report::Report;
@@ -43,6 +45,8 @@ pub struct DashboardOptions {
     pub new_order: NewOrder,
     /// Shown once at the start, e.g. "Docker not reachable: running pods as local processes".
     pub notice: Option<String>,
+    /// Record the session to a file (`--record`), for `faultline replay`.
+    pub record: Option<RecordOptions>,
 }
 
 /// How the session ended.
@@ -63,6 +67,8 @@ pub enum DashboardError {
     Engine(#[from] faultline_sdk::ClientError),
     #[error("taking the pods down failed: {0}; remove them with `faultline down`")]
     Down(String),
+    #[error(transparent)]
+    Record(#[from] RecordError),
 }
 
 /// Runs the dashboard until the user quits.
@@ -77,14 +83,16 @@ pub async fn run_dashboard(opts: DashboardOptions) -> Result<DashboardExit, Dash
         new_order: opts.new_order.clone(),
         orders: opts.scenario.as_ref().map(|h| h.orders.clone()),
     };
-    let mut app = App::new(app_opts, opts.clock.now_ms());
+    let started = opts.clock.now_ms();
+    let mut tap = match &opts.record {
+        Some(r) => Tap::new(Some(Recorder::create(&r.path, &Header::new(r, &app_opts, started, opts.notice.clone()))?)),
+        None => Tap::default(),
+    };
+    let mut app = start_app(app_opts, started, opts.notice.clone());
     let (tx, mut rx) = mpsc::channel::<AppEvent>(8192);
     let mut tasks = spawn_feeds(&opts, &client, &tx);
     if let Some(why) = &opts.runtime_unavailable {
-        app.update(AppEvent::PodsUnavailable(why.clone()));
-    }
-    if let Some(n) = &opts.notice {
-        app.inform(n.clone());
+        tap.apply(&mut app, started, AppEvent::PodsUnavailable(why.clone()));
     }
     let (scenario_cmds, scenario_task) = match opts.scenario {
         Some(RunHandle { mut events, commands, task, .. }) => {
@@ -105,10 +113,15 @@ pub async fn run_dashboard(opts: DashboardOptions) -> Result<DashboardExit, Dash
     let exec = Executor::new(client, opts.runtime.clone(), tx.clone(), scenario_cmds.clone());
 
     let mut terminal = ratatui::try_init()?;
-    let result = event_loop(&mut terminal, &mut app, &mut rx, &exec, opts.clock.as_ref()).await;
+    let result = event_loop(&mut terminal, &mut app, &mut tap, &mut rx, &exec, opts.clock.as_ref()).await;
     let restored = ratatui::try_restore();
     for t in tasks {
         t.abort();
+    }
+    match tap.finish() {
+        Some(Ok(path)) => eprintln!("Recording written to {0}; play it with `faultline replay {0}`", path.display()),
+        Some(Err(e)) => eprintln!("{e}"),
+        None => {}
     }
     let leave = result?;
     restored?;
@@ -137,6 +150,7 @@ pub async fn run_dashboard(opts: DashboardOptions) -> Result<DashboardExit, Dash
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
+    tap: &mut Tap,
     rx: &mut mpsc::Receiver<AppEvent>,
     exec: &Executor,
     clock: &dyn Clock,
@@ -156,27 +170,30 @@ async fn event_loop(
         tokio::select! {
             ev = rx.recv() => {
                 let Some(ev) = ev else { continue };
-                requests.extend(app.update(ev));
+                requests.extend(tap.apply(app, clock.now_ms(), ev));
                 // Drain what is already queued before drawing: one frame per burst, not per event.
                 for _ in 0..50_000 {
                     match rx.try_recv() {
-                        Ok(ev) => requests.extend(app.update(ev)),
+                        Ok(ev) => requests.extend(tap.apply(app, clock.now_ms(), ev)),
                         Err(_) => break,
                     }
                 }
             }
             key = keys.next() => match key {
-                Some(Ok(Event::Key(k))) => requests.extend(app.update(AppEvent::Key(k))),
+                Some(Ok(Event::Key(k))) => requests.extend(tap.apply(app, clock.now_ms(), AppEvent::Key(k))),
                 Some(Ok(Event::Resize(..))) => force_draw = true,
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(DashboardError::Terminal(e)),
                 None => return Ok(app.opts.leave_pods_running.unwrap_or(true)),
             },
             _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {
-                requests.extend(app.update(AppEvent::Tick { now_ms: clock.now_ms() }));
+                let now = clock.now_ms();
+                requests.extend(tap.apply(app, now, AppEvent::Tick { now_ms: now }));
             }
             _ = tokio::signal::ctrl_c() => return Ok(app.opts.leave_pods_running.unwrap_or(true)),
         }
+        // What this burst recorded reaches the file before anything else happens.
+        tap.flush(app);
         for r in requests {
             if let ActionRequest::Quit { leave_pods_running } = r {
                 return Ok(leave_pods_running);

@@ -14,11 +14,13 @@
 //! - `counts`: the counts (running, retrying, in backoff, on a timer, ...) and the order view.
 //! - `notable`: typed notable events (failures, timers, signals, closes) for timelines.
 //! - `rate`: per-second rates for throughput sparklines.
+//! - `timeline`: an order's attempts, timers and signals on one time axis.
 
 mod counts;
 mod notable;
 mod rate;
 mod run;
+pub mod timeline;
 #[cfg(test)]
 mod tests;
 

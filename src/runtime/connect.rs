@@ -105,6 +105,19 @@ pub fn describe_offline(compose_path: &Path, project: &Project, kind: RuntimeKin
     Ok(Arc::new(Offline { kind, setup: RuntimeSetup::load(compose_path, project)? }))
 }
 
+/// What a recorded session's runtime said about itself (`faultline replay`): the topology
+/// from the compose text kept in the recording, connected to nothing.
+pub fn describe_recorded(compose_text: &str, compose_path: &Path, project: &Project, kind: RuntimeKind) -> Result<Arc<dyn Describe>, RuntimeError> {
+    let topology = project.apply(compose::parse(compose_text, &compose_path.display().to_string())?)?;
+    let setup = RuntimeSetup {
+        topology: Arc::new(topology),
+        project: project.clone(),
+        workspace: images::workspace_dir(compose_path),
+        compose_path: compose_path.to_path_buf(),
+    };
+    Ok(Arc::new(Offline { kind, setup }))
+}
+
 struct Offline {
     kind: RuntimeKind,
     setup: RuntimeSetup,

@@ -37,7 +37,7 @@ mod ports;
 mod readonly;
 mod shell;
 
-pub use connect::{connect, describe_offline, Access, Connected, RuntimeChoice};
+pub use connect::{connect, describe_offline, describe_recorded, Access, Connected, RuntimeChoice};
 pub use images::Progress;
 pub use links::{Direction, Link, LinkFault, LinkStatus};
 pub use project::{Project, DEFAULT_PROJECT, PROJECT_LABEL};
@@ -168,7 +168,8 @@ pub fn split_image(image: &str) -> (&str, &str) {
 }
 
 /// What a pod is doing right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PodState {
     /// No container/process exists.
     Missing,
@@ -182,7 +183,8 @@ pub enum PodState {
     Exited,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Health {
     Unknown,
     Starting,
@@ -191,7 +193,7 @@ pub enum Health {
 }
 
 /// A snapshot of one pod, sent on every change.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PodStatus {
     pub name: String,
     /// Image tag in use: `v1-bugged`, `v2-fixed`, `latest`, `dev`.
@@ -205,7 +207,7 @@ pub struct PodStatus {
 }
 
 /// One line of a pod's output.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LogLine {
     pub pod: String,
     pub at: SystemTime,

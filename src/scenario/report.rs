@@ -55,7 +55,7 @@ pub struct OrderLine {
 }
 
 /// The outcome of a run, or of one expectation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Passed,

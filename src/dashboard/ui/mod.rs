@@ -20,6 +20,7 @@ mod pods;
 mod scenario;
 mod stage;
 mod status;
+mod timeline;
 mod workflows;
 
 #[cfg(test)]
@@ -67,18 +68,17 @@ pub fn draw(f: &mut Frame, app: &App) {
         }
         let [left, mid, right] =
             Layout::horizontal([Constraint::Percentage(36), Constraint::Percentage(42), Constraint::Percentage(22)]).areas(body);
-        let pods_h = pods::height(app).min(left.height / 3);
-        let [pods_a, wf_a] = Layout::vertical([Constraint::Length(pods_h), Constraint::Min(4)]).areas(left);
-        pods::draw(f, app, pods_a, true);
-        workflows::draw(f, app, wf_a, true);
-        let pend_h = pending::height(app, true, mid.width.saturating_sub(2)).min(mid.height / 2);
-        let [pend_a, hist_a] = Layout::vertical([Constraint::Length(pend_h), Constraint::Min(4)]).areas(mid);
-        pending::draw(f, app, pend_a, true);
-        history::draw(f, app, hist_a, true);
+        if app.timeline {
+            timeline::draw(f, app, left.union(mid), true);
+        } else {
+            big_panels(f, app, left, mid);
+        }
         let [steps_a, counts_a] = Layout::vertical([Constraint::Min(6), Constraint::Length(10)]).areas(right);
         scenario::steps(f, app, steps_a);
         counts::draw(f, app, counts_a, true);
         logs::draw(f, app, logs_area);
+    } else if app.timeline {
+        timeline::draw(f, app, body, false);
     } else {
         // The projector's layout: the stage with the live expectations beside it, then pods
         // and workflows on the left, the selected order's pending work, history and logs on
@@ -108,6 +108,18 @@ pub fn draw(f: &mut Frame, app: &App) {
 
 /// Width of the expectations panel beside the stage on narrow screens.
 const EXPECTATIONS_W: u16 = 38;
+/// The pods, workflows, pending and history panels of the big layout (the timeline replaces
+/// them when shown).
+fn big_panels(f: &mut Frame, app: &App, left: Rect, mid: Rect) {
+    let pods_h = pods::height(app).min(left.height / 3);
+    let [pods_a, wf_a] = Layout::vertical([Constraint::Length(pods_h), Constraint::Min(4)]).areas(left);
+    pods::draw(f, app, pods_a, true);
+    workflows::draw(f, app, wf_a, true);
+    let pend_h = pending::height(app, true, mid.width.saturating_sub(2)).min(mid.height / 2);
+    let [pend_a, hist_a] = Layout::vertical([Constraint::Length(pend_h), Constraint::Min(4)]).areas(mid);
+    pending::draw(f, app, pend_a, true);
+    history::draw(f, app, hist_a, true);
+}
 
 /// "Terminal too small", with the size it has and the size it needs.
 fn too_small(f: &mut Frame, app: &App, area: Rect) {

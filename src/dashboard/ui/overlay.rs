@@ -22,6 +22,7 @@ const HELP: &[(&str, &str)] = &[
     ("Esc", "back · clear filter · follow newest"),
     ("f", "workflows: cycle status filter"),
     ("v", "history: compact / full"),
+    ("t", "timeline of the selected order and its children"),
     ("r a c T", "workflow: retry now · approve · cancel · terminate"),
     ("K s p", "pod: kill · stop/start · pause/unpause"),
     ("b f R", "pod: deploy its 1st · 2nd version · rebuild & redeploy"),
