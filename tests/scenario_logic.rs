@@ -142,6 +142,8 @@ fn reports_render_as_json_and_markdown() {
         orders: vec![],
         expectations: vec![faultline::scenario::report::ExpectationResult { expectation: "all orders completed".into(), verdict: Verdict::Failed, measured: "5/6 completed".into(), line: 3 }],
         timeline: vec![faultline::scenario::report::TimelineEntry { at_ms: 61_500, kind: faultline::scenario::report::EntryKind::Step, text: "2. Stuck — all six".into() }],
+        race: None,
+        race_error: None,
     };
     let md = report.to_markdown();
     assert!(md.starts_with("# Fixed pod — FAILED"), "{md}");

@@ -131,7 +131,9 @@ pub fn export(recording: &Path, o: &CastOptions) -> Result<CastSummary, CastErro
     let viewport = Viewport::Fixed(Rect::new(0, 0, o.width, o.height));
     let mut terminal =
         Terminal::with_options(CrosstermBackend::new(captured.clone()), TerminalOptions { viewport }).map_err(write_err)?;
-    terminal.clear().map_err(write_err)?;
+    // `Terminal::clear` asks the terminal where its cursor is, and there is no terminal here:
+    // clear the whole screen through the backend, which only writes the escape sequence.
+    ratatui::backend::Backend::clear(terminal.backend_mut()).map_err(write_err)?;
     let mut frames = 0;
     let mut last_s = 0.0;
     loop {

@@ -176,7 +176,7 @@ impl LinkFault {
 }
 
 /// A link as the proxy reports it: up or down, and the faults on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LinkStatus {
     pub name: String,
     pub enabled: bool,

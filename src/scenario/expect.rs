@@ -89,6 +89,7 @@ pub fn measure_live(check: &Check, projection: &Projection) -> String {
         Check::RetriesAtLeast(n) => format!("{}/{n}", c.retries_seen),
         Check::TimersFiredAtLeast(n) => format!("{}/{n}", c.timers_fired),
         Check::RecoveryAtMost { max, .. } => format!("≤ {} once back", fmt_duration(*max)),
+        Check::NoAnomalies { .. } | Check::Anomalies { .. } => "race checker at end".into(),
     }
 }
 

@@ -330,7 +330,7 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Check {
     AllCompleted,
     NoneFailed,

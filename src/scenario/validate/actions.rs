@@ -52,7 +52,7 @@ impl Checker<'_> {
                 return None;
             }
         };
-        let present: [(&str, Option<Range<usize>>); 13] = [
+        let present: [(&str, Option<Range<usize>>); 18] = [
             ("pod", a.pod.as_ref().map(|v| v.span())),
             ("version", a.version.as_ref().map(|v| v.span())),
             ("count", a.count.as_ref().map(|v| v.span())),
