@@ -98,7 +98,7 @@ seed = 3
 [[step]]
 title = "faults"
 narration = "n"
-actions = [{ do = "latency", link = "worker->payment", latency = "3s", for = "10m" }, { do = "partition", link = "worker->engine" }]
+actions = [{ do = "start_orders" }, { do = "latency", link = "worker->payment", latency = "3s", for = "10m" }, { do = "partition", link = "worker->engine" }]
 [[step]]
 title = "wait"
 narration = "n"
