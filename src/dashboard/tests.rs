@@ -474,9 +474,16 @@ fn link_faults_show_under_their_pod_and_l_x_toggle_them_with_their_curl() {
     // The proxy reports the link cut and 3 s of latency: shown under payment; `x` and `l` lift them.
     let link = |name: &str, enabled: bool, toxics: &[&str]| LinkStatus { name: name.into(), enabled, toxics: toxics.iter().map(|t| t.to_string()).collect() };
     app.update(AppEvent::Links(vec![link("worker->engine", true, &[]), link("worker->payment", false, &["+3000ms"])]));
+    // At 100x30 the fault takes the uptime cell (no pod is pushed out); at 200x60 it has a row.
     let text = screen_text(&render(&app, 100, 30));
-    assert!(text.contains(" ↳ worker    cut       +3000ms"), "{text}");
+    assert!(text.contains("payment      v1-bugged running ✓  ⚡cut…"), "{text}");
+    assert!(!text.contains('↳'), "{text}");
     snap("link_faults_100x30", &render(&app, 100, 30));
+    let text = screen_text(&render(&app, 200, 60));
+    assert!(text.contains(" ↳ worker"), "{text}");
+    assert!(text.contains("cut"), "{text}");
+    assert!(text.contains("+3000ms"), "{text}");
+    snap("link_faults_200x60", &render(&app, 200, 60));
     let reqs = app.update(key('x'));
     assert!(matches!(&reqs[..], [ActionRequest::HealLink { link, kind: "partition", .. }] if link == "worker->payment"), "{reqs:?}");
     assert_eq!(app.notices.back().map(|n| n.command.as_str()), Some(r#"curl -sX POST http://127.0.0.1:8474/proxies/worker-%3Epayment -d '{"enabled":true}'"#));
@@ -490,5 +497,6 @@ fn link_faults_show_under_their_pod_and_l_x_toggle_them_with_their_curl() {
     assert!(app.update(key('l')).is_empty());
     // No fault: the panel is as before.
     app.update(AppEvent::Links(vec![link("worker->payment", true, &[])]));
-    assert!(!screen_text(&render(&app, 100, 30)).contains('↳'));
+    assert!(!screen_text(&render(&app, 100, 30)).contains('⚡'));
+    assert!(!screen_text(&render(&app, 200, 60)).contains('↳'));
 }

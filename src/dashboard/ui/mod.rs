@@ -89,7 +89,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             scenario::expectations(f, app, exp_a);
         }
         let [left, right] = Layout::horizontal([Constraint::Percentage(43), Constraint::Percentage(57)]).areas(body);
-        let pods_h = pods::height(app).min(9);
+        let pods_h = pods::height(app, false).min(9);
         let [pods_a, wf_a] = Layout::vertical([Constraint::Length(pods_h), Constraint::Min(5)]).areas(left);
         pods::draw(f, app, pods_a, false);
         workflows::draw(f, app, wf_a, false);
@@ -111,7 +111,7 @@ const EXPECTATIONS_W: u16 = 38;
 /// The pods, workflows, pending and history panels of the big layout (the timeline replaces
 /// them when shown).
 fn big_panels(f: &mut Frame, app: &App, left: Rect, mid: Rect) {
-    let pods_h = pods::height(app).min(left.height / 3);
+    let pods_h = pods::height(app, true).min(left.height / 3);
     let [pods_a, wf_a] = Layout::vertical([Constraint::Length(pods_h), Constraint::Min(4)]).areas(left);
     pods::draw(f, app, pods_a, true);
     workflows::draw(f, app, wf_a, true);

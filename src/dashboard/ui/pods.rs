@@ -1,7 +1,9 @@
 //! Pods panel: name, version, state, health, restarts, uptime; or why pods are unavailable.
 //! Under a pod whose link (the worker's link to it through the fault proxy) has faults, a
 //! row names the other end and the faults (`↳ worker  +3000ms`, `cut`); with no fault the
-//! panel is as it always was.
+//! panel is as it always was. The narrow layout (100 columns) has no room for more rows, so
+//! there the fault takes the pod's uptime cell instead (`⚡cut`, `⚡+3000ms`), and adding a
+//! fault never pushes a pod out of the panel.
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
@@ -13,13 +15,23 @@ use crate::dashboard::app::{App, Panel};
 use crate::dashboard::views::pod_state_label;
 use crate::runtime::{Health, PodState};
 
-/// Rows wanted: one per pod and per faulted link, plus the header and the borders.
-pub fn height(app: &App) -> u16 {
+/// Rows wanted: one per pod (and, on the big layout, per faulted link), plus the header and
+/// the borders.
+pub fn height(app: &App, big: bool) -> u16 {
     if app.pods.rows.is_empty() {
         4
     } else {
-        (app.pods.rows.len() + faulted_links(app).len()) as u16 + 3
+        let fault_rows = if big { faulted_links(app).len() } else { 0 };
+        (app.pods.rows.len() + fault_rows) as u16 + 3
     }
+}
+
+/// The faults of every link into `pod`, folded into one short cell: a cut link says `cut`
+/// (nothing else gets through it), otherwise the first fault, with `…` when there are more.
+fn folded_faults(links: &[(String, String, Vec<String>)], pod: &str) -> Option<String> {
+    let faults: Vec<&String> = links.iter().filter(|(to, _, _)| to == pod).flat_map(|(_, _, f)| f).collect();
+    let first = faults.iter().find(|f| f.as_str() == "cut").or(faults.first())?;
+    Some(format!("⚡{first}{}", if faults.len() > 1 { "…" } else { "" }))
 }
 
 /// (pod the link reaches, the other end, its faults) for every link with a fault.
@@ -106,13 +118,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
             let style = if p.health == Health::Unhealthy { health_style } else { state_style };
             cells.push(Span::styled(format!("{state}{mark}"), style));
         }
-        cells.push(Span::styled(uptime, t.base()));
+        match folded_faults(&links, &p.name).filter(|_| !big) {
+            Some(fault) => cells.push(Span::styled(fault, t.bold().fg(t.warn))),
+            None => cells.push(Span::styled(uptime, t.base())),
+        }
         let row = Row::new(cells);
         if i == sel {
             sel_row = rows.len();
         }
         rows.push(if i == sel && app.focus == Panel::Pods { row.style(t.selected()) } else { row });
-        for (_, from, faults) in links.iter().filter(|(to, _, _)| *to == p.name) {
+        for (_, from, faults) in links.iter().filter(|(to, _, _)| big && *to == p.name) {
             let (first, rest) = faults.split_first().map(|(f, r)| (f.clone(), r.join(" "))).unwrap_or_default();
             rows.push(Row::new(vec![Span::styled(format!(" ↳ {from}"), t.dim()), Span::styled(first, t.bold().fg(t.warn)), Span::styled(rest, t.bold().fg(t.warn))]));
         }
@@ -128,7 +143,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         widths.push(Constraint::Length(12));
         header.push("state");
     }
-    widths.push(Constraint::Length(7));
+    widths.push(Constraint::Length(8));
     header.push("uptime");
     let table = Table::new(rows, widths).header(Row::new(header).style(t.dim())).block(block).column_spacing(1);
     f.render_widget(table, area);
