@@ -2,7 +2,7 @@
 //! Under a pod whose link (the worker's link to it through the fault proxy) has faults, a
 //! row names the other end and the faults (`↳ worker  +3000ms`, `cut`); with no fault the
 //! panel is as it always was. The narrow layout (100 columns) has no room for more rows, so
-//! there the fault takes the pod's uptime cell instead (`⚡cut`, `⚡+3000ms`), and adding a
+//! there the fault takes the pod's uptime cell instead (`cut…`, `+3000ms`, in the warning colour), and adding a
 //! fault never pushes a pod out of the panel.
 
 use ratatui::layout::{Constraint, Rect};
@@ -31,8 +31,14 @@ pub fn height(app: &App, big: bool) -> u16 {
 fn folded_faults(links: &[(String, String, Vec<String>)], pod: &str) -> Option<String> {
     let faults: Vec<&String> = links.iter().filter(|(to, _, _)| to == pod).flat_map(|(_, _, f)| f).collect();
     let first = faults.iter().find(|f| f.as_str() == "cut").or(faults.first())?;
-    Some(format!("⚡{first}{}", if faults.len() > 1 { "…" } else { "" }))
+    if faults.len() == 1 && first.chars().count() <= FAULT_CELL {
+        return Some(first.to_string());
+    }
+    Some(format!("{}…", first.chars().take(FAULT_CELL - 1).collect::<String>()))
 }
+
+/// The width of the uptime cell, which a fault takes on the narrow layout.
+const FAULT_CELL: usize = 7;
 
 /// (pod the link reaches, the other end, its faults) for every link with a fault.
 fn faulted_links(app: &App) -> Vec<(String, String, Vec<String>)> {
@@ -143,7 +149,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         widths.push(Constraint::Length(12));
         header.push("state");
     }
-    widths.push(Constraint::Length(8));
+    widths.push(Constraint::Length(FAULT_CELL as u16));
     header.push("uptime");
     let table = Table::new(rows, widths).header(Row::new(header).style(t.dim())).block(block).column_spacing(1);
     f.render_widget(table, area);
