@@ -402,6 +402,36 @@ fn link_actions_with_unknown_links_or_wrong_keys_are_rejected() {
 }
 
 #[test]
+fn netem_takes_a_latency_or_a_loss_and_says_what_is_wrong() {
+    use faultline::runtime::netem::NetemSpec;
+    use faultline::runtime::LinkFault;
+    let ms = std::time::Duration::from_millis;
+    let text = step(r#"{ do = "netem", link = "worker->payment", latency = "100ms", jitter = "10ms", loss = "0.5%", for = "30s" }"#);
+    let s = validate_text(Path::new("ok.toml"), &text, &ctx()).unwrap_or_else(|d| panic!("{d:#?}"));
+    let a = &s.steps[1].actions;
+    let spec = NetemSpec { delay: ms(100), jitter: ms(10), loss_bp: 50 };
+    assert_eq!(a[0], Action::LinkFault { link: "worker->payment".into(), fault: LinkFault::Netem(spec), heal_after: Some(ms(30_000)) });
+    assert_eq!(a[0].describe(), "netem 100ms ±10ms loss 0.5% on worker->payment for 30s");
+
+    let text = step(r#"{ do = "netem", link = "worker->payment", loss = "150%" }"#);
+    let (line, col, msg) = one_error(&text);
+    assert_eq!((line, col), pos(&text, "\"150%\""));
+    assert!(msg.contains("between 0% and 100%"), "{msg}");
+
+    let text = step(r#"{ do = "netem", link = "worker->payment" }"#);
+    let (_, _, msg) = one_error(&text);
+    assert!(msg.contains("`netem` needs a latency or a loss"), "{msg}");
+
+    let text = step(r#"{ do = "netem", link = "worker->payment", loss = "5%", stream = "upstream" }"#);
+    let (_, _, msg) = one_error(&text);
+    assert!(msg.contains("`stream` does not apply to `netem`"), "{msg}");
+
+    let text = step(r#"{ do = "latency", link = "worker->payment", latency = "1s", loss = "5%" }"#);
+    let (_, _, msg) = one_error(&text);
+    assert!(msg.contains("`loss` does not apply to `latency`"), "{msg}");
+}
+
+#[test]
 fn narration_waiting_needs_a_when_condition_and_some_words() {
     let text = doc("[[step]]\ntitle = \"x\"\nnarration = \"n\"\nnarration_waiting = \"soon\"\nmanual = true\n", "");
     let (line, col, msg) = one_error(&text);

@@ -189,4 +189,14 @@ impl PodRuntime for DockerRuntime {
     fn log_stream(&self) -> BoxStream<'static, LogLine> {
         self.hub.log_stream()
     }
+
+    async fn netem(&self, pod: &str, spec: Option<&super::netem::NetemSpec>) -> Result<(), RuntimeError> {
+        self.setup.topology.pod(pod)?;
+        // Where the kernel lacks netem, say so before asking Docker anything.
+        if let super::netem::NetemSupport::Unavailable(why) = super::netem::probe().await {
+            return Err(RuntimeError::NetemUnavailable(why.clone()));
+        }
+        let pid = self.call(|reply| Request::Pid { pod: pod.to_string(), reply }).await?;
+        super::netem::apply(pid, spec).await
+    }
 }

@@ -35,12 +35,20 @@ pub struct FakeRuntime {
     faults: Mutex<BTreeMap<String, Vec<LinkFault>>>,
     /// Every link call, as `latency 3s worker->payment` / `heal worker->payment`.
     link_calls: Mutex<Vec<String>>,
+    /// Why kernel netem is unavailable (`None`: it works, as on a Linux host with sch_netem).
+    no_netem: Option<String>,
 }
 
 impl FakeRuntime {
     /// A runtime over `topology`; no pod exists until `up` or `start`.
     pub fn new(topology: Topology) -> Self {
-        FakeRuntime { topology, project: Project::default(), hub: Hub::new(), calls: Mutex::default(), failures: Mutex::default(), held: Mutex::default(), faults: Mutex::default(), link_calls: Mutex::default() }
+        FakeRuntime { topology, project: Project::default(), hub: Hub::new(), calls: Mutex::default(), failures: Mutex::default(), held: Mutex::default(), faults: Mutex::default(), link_calls: Mutex::default(), no_netem: None }
+    }
+
+    /// The same runtime on a kernel without netem: netem faults fail, saying `why`.
+    pub fn without_netem(mut self, why: &str) -> Self {
+        self.no_netem = Some(why.to_string());
+        self
     }
 
     /// The demo's shape: engine, worker and payment (with `v1-bugged` and `v2-fixed`).
@@ -243,6 +251,9 @@ impl PodRuntime for FakeRuntime {
 
     async fn link_fault(&self, link: &str, fault: LinkFault) -> Result<(), RuntimeError> {
         self.topology.link(link)?;
+        if let (LinkFault::Netem(_), Some(why)) = (&fault, &self.no_netem) {
+            return Err(RuntimeError::NetemUnavailable(why.clone()));
+        }
         self.link_calls.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{} {link}", fault.describe()));
         let mut all = self.faults.lock().unwrap_or_else(|e| e.into_inner());
         let faults = all.entry(link.to_string()).or_default();

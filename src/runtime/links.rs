@@ -132,6 +132,9 @@ pub enum LinkFault {
     Reset { after: Duration, direction: Direction },
     /// The link is down: connections refused, open ones closed.
     Partition,
+    /// Kernel netem on the interface of the pod the link reaches (Linux, root, Docker):
+    /// below the proxy, so it delays and drops packets, not chunks.
+    Netem(super::netem::NetemSpec),
 }
 
 /// A fault's kind, as scenarios and the screen name it.
@@ -143,6 +146,7 @@ impl LinkFault {
             LinkFault::Timeout { .. } => "timeout",
             LinkFault::Reset { .. } => "reset",
             LinkFault::Partition => "partition",
+            LinkFault::Netem(_) => "netem",
         }
     }
 
@@ -158,6 +162,7 @@ impl LinkFault {
             LinkFault::Timeout { after, direction } => format!("timeout after {}{}", d(*after), dir(*direction)),
             LinkFault::Reset { after, direction } => format!("reset after {}{}", d(*after), dir(*direction)),
             LinkFault::Partition => "partition".into(),
+            LinkFault::Netem(spec) => spec.describe(),
         }
     }
 
@@ -169,7 +174,7 @@ impl LinkFault {
             LinkFault::Bandwidth { rate_kbps, direction } => ("bandwidth", direction, json!({"rate": rate_kbps})),
             LinkFault::Timeout { after, direction } => ("timeout", direction, json!({"timeout": ms(after)})),
             LinkFault::Reset { after, direction } => ("reset_peer", direction, json!({"timeout": ms(after)})),
-            LinkFault::Partition => return None,
+            LinkFault::Partition | LinkFault::Netem(_) => return None,
         };
         Some(json!({"name": format!("{ty}_{}", dir.as_str()), "type": ty, "stream": dir.as_str(), "toxicity": 1.0, "attributes": attributes}))
     }
@@ -326,9 +331,10 @@ fn toxic_text(t: &Value) -> String {
 impl LinkFault {
     /// The same few characters as the proxy's toxics on screen (see [`LinkStatus::toxics`]).
     pub fn short(&self) -> String {
-        match self.toxic() {
-            Some(t) => toxic_text(&t),
-            None => "cut".into(),
+        match (self, self.toxic()) {
+            (LinkFault::Netem(_), _) => "netem".into(),
+            (_, Some(t)) => toxic_text(&t),
+            (_, None) => "cut".into(),
         }
     }
 }

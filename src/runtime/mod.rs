@@ -29,6 +29,7 @@ pub mod fake;
 pub mod images;
 pub mod links;
 pub mod local;
+pub mod netem;
 pub mod lock;
 pub mod project;
 mod connect;
@@ -323,6 +324,9 @@ pub enum RuntimeError {
     ReadOnly { project: String, reason: String },
     #[error("invalid project: {0}")]
     Project(String),
+    /// Kernel netem cannot be used here; the fault proxy's toxics still work.
+    #[error("{0}; use the fault proxy's `latency` on a link instead, which works everywhere")]
+    NetemUnavailable(String),
     #[error("{0}")]
     Other(String),
 }
@@ -343,13 +347,26 @@ pub trait Describe: Send + Sync {
     fn rebuild_command(&self, pod: &str) -> EquivalentCommand;
     /// The `curl` against the fault proxy's API that puts `fault` on `link`.
     fn link_command(&self, link: &str, fault: &LinkFault) -> EquivalentCommand {
+        if let LinkFault::Netem(spec) = fault {
+            return self.netem_command(link, Some(spec));
+        }
         match self.topology().proxy_api_url() {
             Some(api) => links::curl(&api, link, Some(fault)),
             None => EquivalentCommand::NotOneLine { reason: "docker-compose.yml has no proxy pod".into() },
         }
     }
+    /// The `nsenter ... tc` line that puts netem on (or lifts it from) the pod `link` reaches.
+    fn netem_command(&self, link: &str, spec: Option<&netem::NetemSpec>) -> EquivalentCommand {
+        match (self.kind(), self.topology().link(link)) {
+            (RuntimeKind::Docker, Ok(l)) => EquivalentCommand::Line(netem::command(&self.project().container_name(&l.to), spec)),
+            (kind, _) => EquivalentCommand::NotOneLine { reason: format!("netem needs the Docker runtime on Linux; this is the {kind} runtime") },
+        }
+    }
     /// The `curl` that lifts `fault` from `link`.
     fn heal_command(&self, link: &str, fault: &LinkFault) -> EquivalentCommand {
+        if let LinkFault::Netem(_) = fault {
+            return self.netem_command(link, None);
+        }
         match self.topology().proxy_api_url() {
             Some(api) => links::curl_heal(&api, link, fault),
             None => EquivalentCommand::NotOneLine { reason: "docker-compose.yml has no proxy pod".into() },
@@ -396,14 +413,28 @@ pub trait PodRuntime: Describe {
     /// Live stream of the merged logs of all pods (recent lines first, then new ones).
     fn log_stream(&self) -> BoxStream<'static, LogLine>;
     /// Puts `fault` on `link` (through the fault proxy's API, on either runtime).
+    /// Kernel netem goes on the interface of the pod the link reaches instead.
     async fn link_fault(&self, link: &str, fault: LinkFault) -> Result<(), RuntimeError> {
-        self.topology().link(link)?;
+        let l = self.topology().link(link)?;
+        if let LinkFault::Netem(spec) = &fault {
+            return self.netem(&l.to, Some(spec)).await;
+        }
         links::ProxyApi::of(self.topology())?.apply(link, &fault).await
     }
-    /// Lifts the faults of `kind` (`latency`, `partition`, ...; all with `None`) from `link`.
+    /// Lifts the faults of `kind` (`latency`, `partition`, ...; all the proxy's with `None`)
+    /// from `link`; `netem` lifts the kernel netem of the pod the link reaches.
     async fn heal_link(&self, link: &str, kind: Option<&str>) -> Result<(), RuntimeError> {
-        self.topology().link(link)?;
+        let l = self.topology().link(link)?;
+        if kind == Some("netem") {
+            return self.netem(&l.to, None).await;
+        }
         links::ProxyApi::of(self.topology())?.heal(link, kind).await
+    }
+    /// Puts kernel netem on `pod`'s network interface (`None`: lifts it). Only where each
+    /// pod has its own network namespace (Docker on Linux, as root, with `sch_netem`).
+    async fn netem(&self, pod: &str, spec: Option<&netem::NetemSpec>) -> Result<(), RuntimeError> {
+        let _ = (pod, spec);
+        Err(RuntimeError::NetemUnavailable(format!("netem needs pods with their own network namespace, which the {} runtime does not give", self.kind())))
     }
     /// Every link with its active faults, as the proxy reports them.
     async fn link_status(&self) -> Result<Vec<LinkStatus>, RuntimeError> {

@@ -218,6 +218,43 @@ pub struct RawAction {
     /// `fault`, `release_faults`: `transactional`, `dual-write` or `both` (the default).
     #[serde(default)]
     pub side: Option<Spanned<String>>,
+    /// `netem`: the share of packets dropped, e.g. "5%".
+    #[serde(default)]
+    pub loss: Option<Spanned<String>>,
+}
+
+impl RawAction {
+    /// Every key set on this action besides `do`, with where it is, so validation can point
+    /// at a key the action does not take.
+    pub fn keys_set(&self) -> Vec<(&'static str, std::ops::Range<usize>)> {
+        fn at<T>(key: &'static str, v: &Option<Spanned<T>>) -> Option<(&'static str, std::ops::Range<usize>)> {
+            v.as_ref().map(|v| (key, v.span()))
+        }
+        [
+            at("pod", &self.pod),
+            at("version", &self.version),
+            at("count", &self.count),
+            at("name", &self.name),
+            at("orders", &self.orders),
+            at("for", &self.duration),
+            at("until", &self.until),
+            at("timeout", &self.timeout),
+            at("point", &self.point),
+            at("action", &self.fault_action),
+            at("delay", &self.delay),
+            at("match", &self.matcher),
+            at("side", &self.side),
+            at("link", &self.link),
+            at("latency", &self.latency),
+            at("jitter", &self.jitter),
+            at("rate", &self.rate),
+            at("stream", &self.stream),
+            at("loss", &self.loss),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
 }
 
 /// Which requests a fault fires on; keys left out match anything.

@@ -32,6 +32,8 @@ pub(super) enum Request {
     EnsurePod { pod: String, reply: Reply<()> },
     Act { pod: String, action: PodAction, reply: Reply<()> },
     Status { reply: Reply<Vec<PodStatus>> },
+    /// The host PID of the pod's running container (to enter its network namespace).
+    Pid { pod: String, reply: Reply<i64> },
     /// Sent by the event watcher: re-inspect every pod.
     Refresh,
     Down { volumes: bool, reply: Reply<()> },
@@ -106,6 +108,9 @@ impl Actor {
                 }
                 Request::Status { reply } => {
                     let _ = reply.send(Ok(self.refresh().await));
+                }
+                Request::Pid { pod, reply } => {
+                    let _ = reply.send(self.pid(&pod).await);
                 }
                 Request::Refresh => {
                     self.refresh_pending.store(false, Ordering::SeqCst);
@@ -313,6 +318,15 @@ impl Actor {
                 };
                 d.connect_network(&net, req).await.map_err(err)
             }
+        }
+    }
+
+    async fn pid(&self, pod: &str) -> Result<i64, RuntimeError> {
+        let name = self.project.container_name(pod);
+        let c = self.docker.inspect_container(&name, None::<q::InspectContainerOptions>).await.map_err(|e| docker_err("netem", pod, e))?;
+        match c.state.and_then(|s| s.pid) {
+            Some(pid) if pid > 0 => Ok(pid),
+            _ => Err(RuntimeError::InvalidAction { pod: pod.into(), action: "netem".into(), reason: "it is not running; start it first".into() }),
         }
     }
 

@@ -1,4 +1,6 @@
-//! Link faults of a run: put on through the runtime (the fault proxy), healed by a `heal`
+//! Link faults of a run: put on through the runtime (the fault proxy, or kernel netem on the
+//! pod a link reaches where the kernel has it: elsewhere a netem step is skipped, saying
+//! why), healed by a `heal`
 //! action, by themselves after their `for`, and always at the end of the run, whether it
 //! passed, failed, was aborted or got Ctrl-C: the rollback that always runs.
 //!
@@ -11,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{Run, RunEvent};
-use crate::runtime::LinkFault;
+use crate::runtime::{LinkFault, PodRuntime, RuntimeError};
 use crate::scenario::model::fmt_duration;
 
 /// The faults a run has put on links and not healed yet: link -> fault kinds.
@@ -25,7 +27,13 @@ impl Run {
     /// `fault` on `link`; with `heal_after`, a task heals it that much later (scaled).
     pub(super) async fn put_link_fault(&mut self, step: usize, text: String, link: &str, fault: &LinkFault, heal_after: Option<Duration>) -> Result<(), super::control::Abort> {
         let cmd = self.rt.link_command(link, fault);
-        if let Err(e) = self.ctl.call(self.rt.link_fault(link, fault.clone())).await? {
+        let applied = self.ctl.call(self.rt.link_fault(link, fault.clone())).await?;
+        if let Err(e @ RuntimeError::NetemUnavailable(_)) = &applied {
+            // Optional by design: where the kernel has no netem, the step goes on without it.
+            self.action_done(step, text, true, Some(format!("skipped: {e}")));
+            return Ok(());
+        }
+        if let Err(e) = applied {
             self.action_done(step, text, false, Some(e.to_string()));
             return Err(super::control::Abort::Failed(format!("{} failed: {e}", fault.describe())));
         }
@@ -71,7 +79,7 @@ impl Run {
         });
         let mut errors = Vec::new();
         for l in &links {
-            match self.ctl.call(self.rt.heal_link(l, None)).await? {
+            match self.ctl.call(heal_link_fully(self.rt.clone(), self.faulted.clone(), l)).await? {
                 Ok(()) => {
                     lock(&self.faulted).remove(l);
                 }
@@ -96,7 +104,7 @@ impl Run {
         let names: Vec<String> = left.iter().map(|(l, k)| format!("{l} ({})", k.iter().copied().collect::<Vec<_>>().join(", "))).collect();
         self.note(format!("healing the links this run left faulted: {}", names.join(", ")));
         for (l, _) in left {
-            match self.rt.heal_link(&l, None).await {
+            match heal_link_fully(self.rt.clone(), self.faulted.clone(), &l).await {
                 Ok(()) => {
                     lock(&self.faulted).remove(&l);
                 }
@@ -104,4 +112,17 @@ impl Run {
             }
         }
     }
+}
+
+/// Lifts every fault of `link`: the proxy's, and the kernel netem this run put on the pod
+/// it reaches, which the proxy knows nothing of.
+async fn heal_link_fully(rt: Arc<dyn PodRuntime>, faulted: Faulted, link: &str) -> Result<(), RuntimeError> {
+    let netem = lock(&faulted).get(link).is_some_and(|k| k.contains("netem"));
+    if netem {
+        rt.heal_link(link, Some("netem")).await?;
+        if let Some(kinds) = lock(&faulted).get_mut(link) {
+            kinds.remove("netem");
+        }
+    }
+    rt.heal_link(link, None).await
 }

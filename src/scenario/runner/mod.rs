@@ -41,7 +41,7 @@ pub use engine::EngineApi;
 pub use live::Snapshot;
 
 use super::expect::Comeback;
-use super::model::{Condition, Scenario};
+use super::model::{Action, Condition, Scenario};
 use super::report::{ExpectationResult, Report};
 use super::workload::{self, OrderPlan};
 use crate::clock::Clock;
@@ -274,6 +274,9 @@ impl Run {
             self.out.emit(RunEvent::SetupFailed { at_ms: 0, cause: cause.clone() });
             aborted = Some((why, format!("setup failed: {cause}")));
         }
+        if aborted.is_none() {
+            self.probe_netem().await;
+        }
         // The story's clock starts at the first step; setup lines show as 0:00.
         let t0 = self.out.start_story();
         let budget = self.scaled(self.sc.timeout).max(self.cfg.min_timeout * 4);
@@ -320,6 +323,25 @@ impl Run {
     /// The clock time `d` after `from`.
     pub(crate) fn after(from: i64, d: Duration) -> i64 {
         from.saturating_add(d.as_millis().min(i64::MAX as u128) as i64)
+    }
+
+    /// Says up front whether the scenario's `netem` steps will act or be skipped (kernel
+    /// netem is optional: Linux, root, Docker, and a kernel with `sch_netem`).
+    async fn probe_netem(&self) {
+        use crate::runtime::{netem, RuntimeKind};
+        let uses_netem = self.sc.steps.iter().flat_map(|s| &s.actions).any(|a| matches!(a, Action::LinkFault { fault: crate::runtime::LinkFault::Netem(_), .. }));
+        if !uses_netem {
+            return;
+        }
+        let support = match self.rt.kind() {
+            RuntimeKind::Docker => netem::probe().await.clone(),
+            RuntimeKind::InMemory => netem::NetemSupport::Available,
+            kind => netem::NetemSupport::Unavailable(format!("netem needs the Docker runtime; this is the {kind} runtime")),
+        };
+        match support {
+            netem::NetemSupport::Available => self.note("netem: available; the netem steps act on the pods' interfaces"),
+            netem::NetemSupport::Unavailable(why) => self.note(format!("{why}: the netem steps will be skipped; the fault proxy's faults work as always")),
+        }
     }
 
     pub(crate) fn note(&self, text: impl Into<String>) {

@@ -469,6 +469,42 @@ async fn a_fault_heals_itself_after_its_for_and_the_rest_when_the_run_ends() {
     assert!(r.timeline.iter().any(|t| t.text.contains("healing the links this run left faulted: worker->engine (partition)")), "{:?}", r.timeline);
 }
 
+const NETEM: &str = r#"
+title = "t"
+description = "d"
+timeout = "10m"
+[workload]
+orders = 1
+seed = 7
+[[step]]
+title = "netem"
+narration = "n"
+actions = [{ do = "start_orders" }, { do = "netem", link = "worker->payment", latency = "100ms", loss = "5%" }]
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn netem_goes_on_the_pod_and_comes_off_at_the_end_of_the_run() {
+    let h = Harness::start_on(FakeRuntime::with_proxy(), NETEM);
+    let rt = h.rt.clone();
+    let r = h.report().await;
+    assert_eq!(r.aborted, None);
+    assert!(rt.faults().is_empty(), "{:?}", rt.faults());
+    assert_eq!(rt.link_calls(), ["netem 100ms loss 5% worker->payment", "heal netem worker->payment", "heal worker->payment"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn netem_on_a_kernel_without_it_is_skipped_with_the_reason_and_the_run_goes_on() {
+    let mut h = Harness::start_on(FakeRuntime::with_proxy().without_netem("netem unavailable on this kernel"), NETEM);
+    h.until("the probe's note", |e| matches!(e, RunEvent::Note { text, .. } if text.starts_with("netem: available"))).await;
+    let step = h.until("the netem step", |e| matches!(e, RunEvent::Action { text, .. } if text.starts_with("netem 100ms"))).await;
+    let RunEvent::Action { ok: true, detail: Some(detail), .. } = step else { panic!("{step:?}") };
+    assert!(detail.starts_with("skipped: netem unavailable on this kernel"), "{detail}");
+    let rt = h.rt.clone();
+    let r = h.report().await;
+    assert_eq!(r.aborted, None);
+    assert_eq!(rt.link_calls(), Vec::<String>::new(), "nothing to heal: netem never went on");
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_aborted_run_heals_every_fault_it_made_and_cancels_pending_self_heals() {
     let mut h = Harness::start_on(FakeRuntime::with_proxy(), &format!("{LINKS_HEAD}[[step]]\ntitle = \"stop\"\nnarration = \"n\"\nmanual = true\n"));

@@ -52,31 +52,9 @@ impl Checker<'_> {
                 return None;
             }
         };
-        let present: [(&str, Option<Range<usize>>); 18] = [
-            ("pod", a.pod.as_ref().map(|v| v.span())),
-            ("version", a.version.as_ref().map(|v| v.span())),
-            ("count", a.count.as_ref().map(|v| v.span())),
-            ("name", a.name.as_ref().map(|v| v.span())),
-            ("orders", a.orders.as_ref().map(|v| v.span())),
-            ("for", a.duration.as_ref().map(|v| v.span())),
-            ("until", a.until.as_ref().map(|v| v.span())),
-            ("timeout", a.timeout.as_ref().map(|v| v.span())),
-            ("point", a.point.as_ref().map(|v| v.span())),
-            ("action", a.fault_action.as_ref().map(|v| v.span())),
-            ("delay", a.delay.as_ref().map(|v| v.span())),
-            ("match", a.matcher.as_ref().map(|v| v.span())),
-            ("side", a.side.as_ref().map(|v| v.span())),
-            ("link", a.link.as_ref().map(|v| v.span())),
-            ("latency", a.latency.as_ref().map(|v| v.span())),
-            ("jitter", a.jitter.as_ref().map(|v| v.span())),
-            ("rate", a.rate.as_ref().map(|v| v.span())),
-            ("stream", a.stream.as_ref().map(|v| v.span())),
-        ];
-        for (key, sp) in present {
-            if let Some(sp) = sp {
-                if !allowed.contains(&key) {
-                    self.err(sp, format!("`{key}` does not apply to `{name}`; it takes: {}", allowed.join(", ")));
-                }
+        for (key, sp) in a.keys_set() {
+            if !allowed.contains(&key) {
+                self.err(sp, format!("`{key}` does not apply to `{name}`; it takes: {}", allowed.join(", ")));
             }
         }
         if let Some(mut pa) = pod_action {

@@ -1,17 +1,18 @@
 //! Validation of the link actions (`latency`, `bandwidth`, `timeout`, `reset`, `partition`,
-//! `heal`): the link must be one of the fault proxy's links in docker-compose.yml, each
+//! `netem`, `heal`): the link must be one of the fault proxy's links in docker-compose.yml, each
 //! action takes its own keys, and a `heal` must follow a fault on that link.
 
 use std::ops::Range;
 use std::time::Duration;
 
 use super::Checker;
+use crate::runtime::netem::NetemSpec;
 use crate::runtime::{Direction, LinkFault};
 use crate::scenario::format::RawAction;
 use crate::scenario::model::Action;
 
 /// The actions on links, in the order the docs list them.
-pub(super) const LINK_ACTIONS: [&str; 6] = ["latency", "bandwidth", "timeout", "reset", "partition", "heal"];
+pub(super) const LINK_ACTIONS: [&str; 7] = ["latency", "bandwidth", "timeout", "reset", "partition", "netem", "heal"];
 
 impl Checker<'_> {
     pub(super) fn link_action(&mut self, a: &RawAction, span: Range<usize>) -> Option<Action> {
@@ -21,24 +22,11 @@ impl Checker<'_> {
             "bandwidth" => &["link", "rate", "stream", "for"],
             "timeout" | "reset" => &["link", "timeout", "stream", "for"],
             "partition" => &["link", "for"],
+            "netem" => &["link", "latency", "jitter", "loss", "for"],
             _ => &["link"],
         };
-        let present: [(&str, Option<Range<usize>>); 12] = [
-            ("pod", a.pod.as_ref().map(|v| v.span())),
-            ("version", a.version.as_ref().map(|v| v.span())),
-            ("count", a.count.as_ref().map(|v| v.span())),
-            ("name", a.name.as_ref().map(|v| v.span())),
-            ("orders", a.orders.as_ref().map(|v| v.span())),
-            ("for", a.duration.as_ref().map(|v| v.span())),
-            ("until", a.until.as_ref().map(|v| v.span())),
-            ("timeout", a.timeout.as_ref().map(|v| v.span())),
-            ("latency", a.latency.as_ref().map(|v| v.span())),
-            ("jitter", a.jitter.as_ref().map(|v| v.span())),
-            ("rate", a.rate.as_ref().map(|v| v.span())),
-            ("stream", a.stream.as_ref().map(|v| v.span())),
-        ];
-        for (key, sp) in present {
-            if let (Some(sp), false) = (sp, allowed.contains(&key)) {
+        for (key, sp) in a.keys_set() {
+            if !allowed.contains(&key) {
                 self.err(sp, format!("`{key}` does not apply to `{name}`; it takes: {}", allowed.join(", ")));
             }
         }
@@ -95,6 +83,19 @@ impl Checker<'_> {
             }
             "timeout" => LinkFault::Timeout { after: self.opt_duration(&a.timeout, Duration::ZERO), direction },
             "reset" => LinkFault::Reset { after: self.opt_duration(&a.timeout, Duration::ZERO), direction },
+            "netem" => {
+                let loss = a.loss.as_ref().map(|l| (crate::runtime::netem::parse_loss(l.get_ref()), l.span()));
+                if let Some((Err(msg), sp)) = &loss {
+                    self.err(sp.clone(), msg.clone());
+                }
+                let loss_bp = loss.as_ref().and_then(|(r, _)| r.as_ref().ok().copied()).unwrap_or(0);
+                let spec = NetemSpec { delay: self.opt_duration(&a.latency, Duration::ZERO), jitter: self.opt_duration(&a.jitter, Duration::ZERO), loss_bp };
+                let bad_loss = loss.as_ref().is_some_and(|(r, _)| r.is_err());
+                if !bad_loss && spec.delay.is_zero() && spec.jitter.is_zero() && spec.loss_bp == 0 {
+                    self.err(span, "`netem` needs a latency or a loss: { do = \"netem\", link = \"worker->payment\", latency = \"100ms\", loss = \"5%\" }");
+                }
+                LinkFault::Netem(spec)
+            }
             _ => LinkFault::Partition,
         };
         let heal_after = a.duration.as_ref().map(|d| self.duration(d));
