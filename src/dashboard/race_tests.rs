@@ -223,3 +223,23 @@ fn witness_100x30_and_200x60() {
     insta::assert_snapshot!("race_witness_100x30", small);
     insta::assert_snapshot!("race_witness_200x60", screen(&app, 200, 60));
 }
+
+#[test]
+fn the_twin_events_round_trip_through_a_recording_and_old_finishes_still_read() {
+    let fired = FiredFault { fault_id: 2, point: "before_state_commit".into(), action: "hold".into(), at_ms: T0, workflow_id: None };
+    for ev in [
+        AppEvent::Twin(FeedEvent::Connected),
+        AppEvent::Twin(FeedEvent::Unreachable { error: "refused".into(), retry_in_ms: 500 }),
+        AppEvent::FaultsFired { side: Side::DualWrite, fired: vec![fired] },
+    ] {
+        let json = serde_json::to_string(&ev).unwrap();
+        let back: AppEvent = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    }
+    // The engine's own answer parses (unknown fields such as `activity_types` are ignored).
+    let engine = r#"{"fault_id":1,"point":"after_state_commit","action":"crash","at_ms":5,"workflow_type":"Order","activity_types":["DispatchParcel"]}"#;
+    assert_eq!(serde_json::from_str::<FiredFault>(engine).unwrap().point, "after_state_commit");
+    // A recording made before the race view: `finished` without `race`.
+    let old: ScenarioEvent = serde_json::from_str(r#"{"finished":{"verdict":"passed"}}"#).unwrap();
+    assert!(matches!(old, ScenarioEvent::Finished { race: None, .. }));
+}
