@@ -276,7 +276,7 @@ pub fn spawn_stream_feed(client: &Client, tx: &mpsc::Sender<AppEvent>, to_app: f
 
 /// The race view's feeds, when the topology has a dual-write twin: the twin engine's stream
 /// (into its own projection) and, once a second from both engines, the faults that fired.
-fn spawn_twin_feeds(main_url: &str, twin_url: &str, tx: &mpsc::Sender<AppEvent>) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn spawn_twin_feeds(main_url: &str, twin_url: &str, tx: &mpsc::Sender<AppEvent>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     if let Ok(twin) = Client::new(twin_url.to_string()) {
         tasks.push(spawn_stream_feed(&twin, tx, FeedEvent::twin));
