@@ -92,7 +92,7 @@ fn race_app() -> App {
     app.update(AppEvent::Pod(pod("engine-dw", PodState::Running, None)));
     app.now_ms = T0 + 3_000;
     app.update(AppEvent::Scenario(ScenarioEvent::Action {
-        text: "fault after_state_commit crash on DispatchParcel (both)".into(),
+        text: "fault: crash at after_state_commit (activity DispatchParcel) on both engines".into(),
         ok: true,
         detail: Some("transactional: after_commit_before_reply (fault 1); dual-write: after_state_commit (fault 1)".into()),
     }));
@@ -127,7 +127,7 @@ fn a_twin_scenario_opens_the_view_and_the_live_check_finds_the_lost_task() {
     // The faults strip: the arming, both engines down, the twin's firing, in time order.
     let texts: Vec<&str> = app.race.faults.iter().map(|m| m.text.as_str()).collect();
     assert_eq!(texts.len(), 4, "{texts:?}");
-    assert!(texts[0].starts_with("fault after_state_commit"), "{texts:?}");
+    assert_eq!(texts[0], "armed crash at after_state_commit (activity DispatchParcel)", "{texts:?}");
     assert!(texts[1].starts_with("after_state_commit crash order-dw"), "the firing at +7.1 s comes before the pods at +7.2 s: {texts:?}");
     assert_eq!(&texts[2..], ["engine down (exit 134)", "engine-dw down (exit 134)"]);
     // The order with the anomaly is the one shown, aligned.
@@ -205,7 +205,7 @@ fn race_100x30() {
 fn race_200x60() {
     let app = race_app();
     let text = screen(&app, 200, 60);
-    for needle in ["Dual-write (dw-) · 3 orders", "Faults · both sides in time order · 4", "after_state_commit crash order-dw-race-k3x9-002", "stuck orders", "activity_started", "diverges at step 8"] {
+    for needle in ["Dual-write (dw-) · 3 orders", "Faults · both sides in time order · 4", "both armed crash at after_state_commit", "after_state_commit crash order-dw-race-k3x9-002", "stuck orders", "activity_started", "diverges at step 8"] {
         assert!(text.contains(needle), "{needle:?} missing:\n{text}");
     }
     insta::assert_snapshot!("race_200x60", text);

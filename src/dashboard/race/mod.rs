@@ -240,13 +240,25 @@ impl App {
         self.mark();
     }
 
-    /// What the race view takes of a scenario event: the faults the runner armed or released,
-    /// and the final check.
+    /// What the race view takes of a scenario event: the faults the runner armed or released
+    /// (`fault: crash at after_state_commit … on both engines`, `release the held faults on
+    /// …`), and the final check.
     pub(super) fn race_scenario(&mut self, se: &ScenarioEvent) {
         match se {
-            ScenarioEvent::Action { text, ok: true, detail } if text.starts_with("fault ") || text.starts_with("release ") => {
-                let detail = detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
-                self.race.push_mark(self.now_ms, MarkSide::Both, format!("{text}{detail}"), false);
+            ScenarioEvent::Action { text, ok: true, .. } if text.starts_with("fault:") || text.starts_with("release the held faults") => {
+                let side = if text.ends_with("the transactional engine") {
+                    MarkSide::One(Side::Transactional)
+                } else if text.ends_with("the dual-write engine") {
+                    MarkSide::One(Side::DualWrite)
+                } else {
+                    MarkSide::Both
+                };
+                // The line names the engines already; the strip has a tag for that.
+                let what = match text.strip_prefix("fault: ") {
+                    Some(rest) => format!("armed {}", rest.rsplit_once(" on ").map(|(t, _)| t).unwrap_or(rest)),
+                    None => "released the held faults".to_string(),
+                };
+                self.race.push_mark(self.now_ms, side, what, false);
             }
             ScenarioEvent::Finished { race: Some(report), .. } => self.race.final_report = Some((**report).clone()),
             _ => {}

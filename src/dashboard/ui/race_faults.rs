@@ -14,7 +14,7 @@ use crate::dashboard::app::App;
 use crate::dashboard::race::{FaultMark, MarkSide};
 
 /// Lines of marks on a wide screen (in a panel) and on a projector (bare).
-const BIG_LINES: u16 = 3;
+const BIG_LINES: u16 = 4;
 const NARROW_LINES: u16 = 2;
 
 /// Rows the strip takes.
