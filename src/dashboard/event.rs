@@ -56,6 +56,8 @@ pub enum AppEvent {
 /// What an engine's feed task reports (its event stream and its workflow list): the main
 /// engine's become [`AppEvent::Stream`] and its siblings, the dual-write twin's
 /// [`AppEvent::Twin`]. One feed task serves both (`run::spawn_stream_feed`).
+// Stream events dominate, as in `AppEvent`: boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum FeedEvent {
