@@ -178,13 +178,17 @@ impl RaceView {
     /// The orders of both sides, paired: (key, main side's id, twin's id), main side's order
     /// first, then the twin's orders without a mirror.
     pub fn pairs<'a>(&'a self, main: &'a Projection) -> Vec<(String, Option<&'a str>, Option<&'a str>)> {
-        let twin: Vec<&str> = self.store.order_ids();
         let mut out: Vec<(String, Option<&str>, Option<&str>)> = main.order_ids().into_iter().map(|id| (self.key(id), Some(id), None)).collect();
-        for id in twin {
+        // Drawn several times a frame, over every workflow when attached: an index, not a scan.
+        let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::with_capacity(out.len());
+        for (i, p) in out.iter().enumerate() {
+            at.entry(p.0.clone()).or_insert(i);
+        }
+        for id in self.store.order_ids() {
             let k = self.key(id);
-            match out.iter_mut().find(|p| p.0 == k && p.2.is_none()) {
-                Some(p) => p.2 = Some(id),
-                None => out.push((k, None, Some(id))),
+            match at.get(&k) {
+                Some(&i) if out[i].2.is_none() => out[i].2 = Some(id),
+                _ => out.push((k, None, Some(id))),
             }
         }
         out
