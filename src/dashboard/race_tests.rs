@@ -57,7 +57,12 @@ fn pod(name: &str, state: PodState, exit_code: Option<i64>) -> PodStatus {
 
 /// Both sides of the run at `NOW`, with the faults and the live check.
 fn race_app() -> App {
+    race_app_in(super::theme::ThemeName::Dark)
+}
+
+fn race_app_in(theme: super::theme::ThemeName) -> App {
     let opts = AppOptions {
+        theme,
         orders: Some(MAIN.iter().map(|s| s.to_string()).collect()),
         twin_orders: Some(TWIN.iter().map(|s| s.to_string()).collect()),
         ..AppOptions::default()
@@ -242,4 +247,15 @@ fn the_twin_events_round_trip_through_a_recording_and_old_finishes_still_read() 
     // A recording made before the race view: `finished` without `race`.
     let old: ScenarioEvent = serde_json::from_str(r#"{"finished":{"verdict":"passed"}}"#).unwrap();
     assert!(matches!(old, ScenarioEvent::Finished { race: None, .. }));
+}
+
+#[test]
+fn the_light_theme_paints_every_cell_of_the_race_view() {
+    let app = race_app_in(super::theme::ThemeName::Light);
+    for (w, h) in [(100, 30), (200, 60)] {
+        let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+        term.draw(|f| super::ui::draw(f, &app)).expect("draw");
+        let unpainted = term.backend().buffer().content.iter().filter(|c| c.bg == ratatui::style::Color::Black || c.bg == ratatui::style::Color::Reset).count();
+        assert_eq!(unpainted, 0, "{w}x{h}: the light theme paints its own background everywhere");
+    }
 }
