@@ -11,6 +11,7 @@ use faultline_proto::{DescribeWorkflowResponse, PollerInfo};
 use super::event::{ActionRequest, AppEvent};
 use crate::projection::{Category, Options as ProjectionOptions, Projection, RunView, Scope};
 use super::theme::{Theme, ThemeName};
+use super::race::RaceView;
 use super::views::{contains_ci, LogsView, PodsView, ScenarioView};
 
 /// The focusable panels, in Tab order.
@@ -79,6 +80,8 @@ pub enum Overlay {
     Quit,
     /// The last equivalent command, whole (the footer shortens it).
     Command,
+    /// The witness of the race view's selected counter: the checker's rows that prove it.
+    Witness,
 }
 
 /// Which filter the keyboard is typing into.
@@ -140,6 +143,9 @@ pub struct AppOptions {
     /// The workflow ids a scenario run owns: the screen then shows and counts only those
     /// (and what `n` starts); `None` shows every workflow of the engine.
     pub orders: Option<Vec<String>>,
+    /// The twin's order ids when the scenario runs the dual-write twin: the race view then
+    /// opens by itself and its twin side counts only those.
+    pub twin_orders: Option<Vec<String>>,
 }
 
 /// The workflow `n` starts: a new order of the demo's `Order` workflow.
@@ -178,6 +184,7 @@ impl Default for AppOptions {
             leave_pods_running: None,
             new_order: NewOrder::default(),
             orders: None,
+            twin_orders: None,
         }
     }
 }
@@ -214,6 +221,8 @@ pub struct App {
     /// First line shown of the JSON overlay.
     pub json_scroll: u16,
     pub notices: VecDeque<Notice>,
+    /// The race view (`w`): the dual-write twin's side next to this one.
+    pub race: RaceView,
     pub quit: bool,
     dirty: bool,
     next_id: u64,
@@ -222,7 +231,11 @@ pub struct App {
 impl App {
     pub fn new(opts: AppOptions, now_ms: i64) -> App {
         let store = Self::projection(&opts);
+        let twin = opts.runtime.as_ref().and_then(|r| r.topology().twin.clone());
+        let (prefix, twin_pod) = twin.map(|t| (t.order_prefix, t.engine)).unwrap_or_else(|| ("dw-".into(), "engine-dw".into()));
+        let race = RaceView::new(opts.twin_orders.as_deref(), &prefix, &twin_pod);
         App {
+            race,
             theme: Theme::new(opts.theme),
             opts,
             now_ms,
@@ -340,6 +353,8 @@ impl App {
                 }
             }
             AppEvent::Pod(p) => {
+                let before = self.pods.rows.iter().find(|r| r.name == p.name).map(|r| r.state);
+                self.race_pod(before, &p);
                 self.pods.upsert(p);
                 self.mark();
             }
@@ -357,7 +372,14 @@ impl App {
                 self.logs.push(line);
                 self.mark();
             }
+            AppEvent::Twin(ev) => self.on_twin(ev),
+            AppEvent::FaultsFired { side, fired } => {
+                if self.race.fired(side, fired) {
+                    self.mark();
+                }
+            }
             AppEvent::Scenario(se) => {
+                self.race_scenario(&se);
                 if let super::link::ScenarioEvent::Action { text, ok, detail } = &se {
                     let id = self.notify(format!("scenario: {text}"), String::new());
                     let d = detail.clone().unwrap_or_default();
@@ -386,6 +408,8 @@ impl App {
                 }
                 self.now_ms = now_ms;
                 self.store.prune(now_ms);
+                self.race.store.prune(now_ms);
+                self.race_tick();
             }
             AppEvent::Key(k) => return self.on_key(k),
         }

@@ -38,6 +38,10 @@ pub enum AppEvent {
     Log(LogLine),
     /// The fault proxy's links and their active faults.
     Links(Vec<LinkStatus>),
+    /// The dual-write twin's feeds (its event stream and workflow list).
+    Twin(FeedEvent),
+    /// The faults an engine reports as fired so far (polled; repeats are ignored).
+    FaultsFired { side: crate::checker::Side, fired: Vec<super::race::FiredFault> },
     /// A scenario runner reported something.
     Scenario(ScenarioEvent),
     /// An action requested earlier finished: `Ok(detail)` or `Err(message)`.
@@ -47,6 +51,37 @@ pub enum AppEvent {
     /// A key was pressed.
     #[serde(with = "super::record::key_text")]
     Key(KeyEvent),
+}
+
+/// What an engine's feed task reports (its event stream and its workflow list): the main
+/// engine's become [`AppEvent::Stream`] and its siblings, the dual-write twin's
+/// [`AppEvent::Twin`]. One feed task serves both (`run::spawn_stream_feed`).
+// Stream events dominate, as in `AppEvent`: boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum FeedEvent {
+    Stream(StreamEvent),
+    Connected,
+    Unreachable { error: String, retry_in_ms: u64 },
+    WorkflowList(Vec<WorkflowSummary>),
+}
+
+impl FeedEvent {
+    /// The main engine's feed, as the app has always been told it.
+    pub fn main(self) -> AppEvent {
+        match self {
+            FeedEvent::Stream(e) => AppEvent::Stream(e),
+            FeedEvent::Connected => AppEvent::EngineConnected,
+            FeedEvent::Unreachable { error, retry_in_ms } => AppEvent::EngineUnreachable { error, retry_in_ms },
+            FeedEvent::WorkflowList(rows) => AppEvent::WorkflowList(rows),
+        }
+    }
+
+    /// The dual-write twin's feed.
+    pub fn twin(self) -> AppEvent {
+        AppEvent::Twin(self)
+    }
 }
 
 /// I/O the app asks for. The run loop executes it off the render path and answers with

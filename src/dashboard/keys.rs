@@ -30,7 +30,7 @@ impl App {
         }
         match self.overlay {
             Overlay::Quit => return self.on_quit_prompt(k),
-            Overlay::Help | Overlay::Json | Overlay::Command => {
+            Overlay::Help | Overlay::Json | Overlay::Command | Overlay::Witness => {
                 match k.code {
                     KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Char('$') => self.overlay = Overlay::None,
                     KeyCode::Down | KeyCode::Char('j') => self.json_scroll = self.json_scroll.saturating_add(1),
@@ -42,6 +42,11 @@ impl App {
                 return Vec::new();
             }
             Overlay::None => {}
+        }
+        if self.race.open {
+            if let Some(requests) = self.race_key(k) {
+                return requests;
+            }
         }
         match k.code {
             KeyCode::Char('q') => return self.request_quit(),
@@ -57,6 +62,7 @@ impl App {
             KeyCode::BackTab => self.cycle_focus(Panel::ORDER.len() - 1),
             KeyCode::Char(' ') => return self.advance_scenario(),
             KeyCode::Char('n') => return self.start_order(),
+            KeyCode::Char('w') => self.toggle_race(),
             KeyCode::Char('t') => {
                 self.timeline = !self.timeline;
                 // ↑↓ then pick another order while the timeline covers the list.

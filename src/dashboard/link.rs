@@ -42,8 +42,12 @@ pub enum ScenarioEvent {
     SetupFailed { cause: String },
     /// An expectation was checked: `verdict` is `None` while it is still being watched.
     Expectation { name: String, verdict: Option<Verdict>, measured: String },
-    /// The scenario ended.
-    Finished { verdict: Verdict },
+    /// The scenario ended; `race`: the race checker's report, when the run had one.
+    Finished {
+        verdict: Verdict,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        race: Option<Box<crate::checker::CheckReport>>,
+    },
 }
 
 /// The runner's event as the dashboard shows it (`None` for what the dashboard gets elsewhere:
@@ -63,7 +67,7 @@ pub fn from_run_event(e: RunEvent) -> Option<ScenarioEvent> {
         RunEvent::Expecting { checks } => ScenarioEvent::Expecting { checks },
         RunEvent::Action { text, ok, detail, .. } => ScenarioEvent::Action { text, ok, detail },
         RunEvent::Expectation(r) => ScenarioEvent::Expectation { name: r.expectation, verdict: Some(r.verdict), measured: r.measured },
-        RunEvent::Finished(report) => ScenarioEvent::Finished { verdict: report.verdict },
+        RunEvent::Finished(report) => ScenarioEvent::Finished { verdict: report.verdict, race: report.race.map(Box::new) },
         RunEvent::Counts { .. } | RunEvent::Engine { .. } => return None,
     })
 }

@@ -11,6 +11,7 @@
 //! - the workflows come from [`crate::projection`], the one fold of the event stream.
 //! - `views`: pods, logs and scenario panel state.
 //! - `event`: [`AppEvent`] and [`ActionRequest`].
+//! - `race`: the race view (`w`): the dual-write twin's side, the faults, the checker.
 //! - `link`: what the scenario panel needs of a run ([`ScenarioEvent`]), from the runner's events.
 //! - `commands`: the equivalent CLI / curl command of every action.
 //! - `theme`, `ui`: colours and drawing (time is injected through [`crate::clock`]).
@@ -26,6 +27,7 @@ pub mod event;
 mod keys;
 pub mod launch;
 pub mod link;
+pub mod race;
 mod rebuild;
 pub mod record;
 pub mod replay;
@@ -49,3 +51,5 @@ mod scenario_screens;
 mod replay_tests;
 #[cfg(test)]
 mod timeline_tests;
+#[cfg(test)]
+mod race_tests;

@@ -17,7 +17,9 @@ use tokio::sync::mpsc;
 
 use super::app::{App, AppOptions, NewOrder};
 use crate::clock::Clock;
-use super::event::{ActionRequest, AppEvent};
+use super::event::{ActionRequest, AppEvent, FeedEvent};
+use super::race::FiredFault;
+use crate::checker::Side;
 use super::link::from_run_event;
 use super::record::{start_app, Header, RecordError, RecordOptions, Recorder, Tap};
 use super::theme::ThemeName;
@@ -82,6 +84,7 @@ pub async fn run_dashboard(opts: DashboardOptions) -> Result<DashboardExit, Dash
         leave_pods_running: opts.leave_pods_running,
         new_order: opts.new_order.clone(),
         orders: opts.scenario.as_ref().map(|h| h.orders.clone()),
+        twin_orders: opts.scenario.as_ref().filter(|h| !h.twin_orders.is_empty()).map(|h| h.twin_orders.clone()),
     };
     let started = opts.clock.now_ms();
     let mut tap = match &opts.record {
@@ -208,6 +211,9 @@ fn spawn_feeds(opts: &DashboardOptions, client: &Client, tx: &mpsc::Sender<AppEv
     let mut tasks = spawn_engine_feeds(client, &opts.task_queue, tx);
     if let Some(rt) = &opts.runtime {
         tasks.extend(spawn_pod_feeds(rt.clone(), tx));
+        if let Some(twin) = rt.twin_engine_url() {
+            tasks.extend(spawn_twin_feeds(&opts.engine_url, &twin, tx));
+        }
     }
     tasks
 }
@@ -215,36 +221,7 @@ fn spawn_feeds(opts: &DashboardOptions, client: &Client, tx: &mpsc::Sender<AppEv
 /// The engine's event stream from cursor 0 (the whole history, then live events, resumed after
 /// a disconnect), a list of workflows on first connect, and the pollers of `task_queue`.
 pub fn spawn_engine_feeds(client: &Client, task_queue: &str, tx: &mpsc::Sender<AppEvent>) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    // From cursor 0: the whole recorded history, then live events.
-    let (c, t) = (client.clone(), tx.clone());
-    tasks.push(tokio::spawn(async move {
-        let mut stream = c.subscribe(Some(0));
-        let mut listed = false;
-        while let Some(item) = stream.next().await {
-            let ev = match item {
-                StreamItem::Connected { .. } => {
-                    if !listed {
-                        listed = true;
-                        let (c, t) = (c.clone(), t.clone());
-                        tokio::spawn(async move {
-                            if let Ok(rows) = c.list(None).await {
-                                let _ = t.send(AppEvent::WorkflowList(rows)).await;
-                            }
-                        });
-                    }
-                    AppEvent::EngineConnected
-                }
-                StreamItem::Event(e) => AppEvent::Stream(e),
-                StreamItem::Disconnected { error, retry_in } => {
-                    AppEvent::EngineUnreachable { error, retry_in_ms: retry_in.as_millis() as u64 }
-                }
-            };
-            if t.send(ev).await.is_err() {
-                return;
-            }
-        }
-    }));
+    let mut tasks = vec![spawn_stream_feed(client, tx, FeedEvent::main)];
     let (c, t, queue) = (client.clone(), tx.clone(), task_queue.to_string());
     tasks.push(tokio::spawn(async move {
         // Twice a second: the engine drops a poller about a second after its last poll, so
@@ -264,6 +241,77 @@ pub fn spawn_engine_feeds(client: &Client, task_queue: &str, tx: &mpsc::Sender<A
     }));
     tasks
 }
+
+/// One engine's event stream from cursor 0 (the whole recorded history, then live events,
+/// resumed after a disconnect) and a list of its workflows on first connect, each told to
+/// the app through `to_app`: the main engine and the dual-write twin are fed alike.
+pub fn spawn_stream_feed(client: &Client, tx: &mpsc::Sender<AppEvent>, to_app: fn(FeedEvent) -> AppEvent) -> tokio::task::JoinHandle<()> {
+    let (c, t) = (client.clone(), tx.clone());
+    tokio::spawn(async move {
+        let mut stream = c.subscribe(Some(0));
+        let mut listed = false;
+        while let Some(item) = stream.next().await {
+            let ev = match item {
+                StreamItem::Connected { .. } => {
+                    if !listed {
+                        listed = true;
+                        let (c, t) = (c.clone(), t.clone());
+                        tokio::spawn(async move {
+                            if let Ok(rows) = c.list(None).await {
+                                let _ = t.send(to_app(FeedEvent::WorkflowList(rows))).await;
+                            }
+                        });
+                    }
+                    FeedEvent::Connected
+                }
+                StreamItem::Event(e) => FeedEvent::Stream(e),
+                StreamItem::Disconnected { error, retry_in } => FeedEvent::Unreachable { error, retry_in_ms: retry_in.as_millis() as u64 },
+            };
+            if t.send(to_app(ev)).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// The race view's feeds, when the topology has a dual-write twin: the twin engine's stream
+/// (into its own projection) and, once a second from both engines, the faults that fired.
+pub fn spawn_twin_feeds(main_url: &str, twin_url: &str, tx: &mpsc::Sender<AppEvent>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Ok(twin) = Client::new(twin_url.to_string()) {
+        tasks.push(spawn_stream_feed(&twin, tx, FeedEvent::twin));
+    }
+    for (side, url) in [(Side::Transactional, main_url), (Side::DualWrite, twin_url)] {
+        let (t, url) = (tx.clone(), format!("{}{FIRED_PATH}", url.trim_end_matches('/')));
+        tasks.push(tokio::spawn(async move {
+            #[derive(serde::Deserialize)]
+            struct Body {
+                fired: Vec<FiredFault>,
+            }
+            let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap_or_default();
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last: Option<Vec<FiredFault>> = None;
+            loop {
+                every.tick().await;
+                // An engine that is down or older answers nothing useful: the strip waits.
+                let Ok(resp) = http.get(&url).send().await else { continue };
+                let Ok(body) = resp.json::<Body>().await else { continue };
+                // Only changes are sent (a recording keeps every event).
+                if last.as_ref() != Some(&body.fired) && !body.fired.is_empty() {
+                    last = Some(body.fired.clone());
+                    if t.send(AppEvent::FaultsFired { side, fired: body.fired }).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    tasks
+}
+
+/// Where an engine lists the faults that fired.
+const FIRED_PATH: &str = "/api/v1/admin/faults/fired";
 
 /// Pod status (a snapshot, then every change) and the merged pod logs.
 pub fn spawn_pod_feeds(rt: Arc<dyn PodRuntime>, tx: &mpsc::Sender<AppEvent>) -> Vec<tokio::task::JoinHandle<()>> {

@@ -219,7 +219,7 @@ impl Story {
             let r = ExpectationResult { expectation: e.check.describe(), verdict: Verdict::Passed, measured: "as expected".into(), line: e.line };
             self.app.update(AppEvent::Scenario(from_run_event(RunEvent::Expectation(r)).expect("shown")));
         }
-        let sc = super::link::ScenarioEvent::Finished { verdict: Verdict::Passed };
+        let sc = super::link::ScenarioEvent::Finished { verdict: Verdict::Passed, race: None };
         self.app.update(AppEvent::Scenario(sc));
     }
 

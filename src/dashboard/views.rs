@@ -199,7 +199,7 @@ impl ScenarioView {
                 self.narration = format!("Setup failed: {cause}");
                 self.setup_failed = Some(cause);
             }
-            ScenarioEvent::Finished { verdict } => {
+            ScenarioEvent::Finished { verdict, .. } => {
                 self.finished = Some(verdict);
                 for s in self.steps.iter_mut() {
                     if s.1 == StepStatus::Running {

@@ -59,6 +59,9 @@ pub struct Header {
     /// The workflow ids the scenario run owned (the screen showed only those); `null` when
     /// every workflow of the engine was shown.
     pub orders: Option<Vec<String>>,
+    /// The twin's order ids when the scenario ran the dual-write twin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twin_orders: Option<Vec<String>>,
     /// What `n` started.
     pub new_order: NewOrderRecord,
     pub leave_pods_running: Option<bool>,
@@ -312,6 +315,7 @@ impl Header {
             engine_url: opts.engine_url.clone(),
             task_queue: opts.task_queue.clone(),
             orders: opts.orders.clone(),
+            twin_orders: opts.twin_orders.clone(),
             new_order: NewOrderRecord { workflow_type: opts.new_order.workflow_type.clone(), task_queue: opts.new_order.task_queue.clone() },
             leave_pods_running: opts.leave_pods_running,
             notice,
@@ -334,6 +338,7 @@ impl Header {
             leave_pods_running: self.leave_pods_running,
             new_order: NewOrder { workflow_type: self.new_order.workflow_type.clone(), task_queue: self.new_order.task_queue.clone() },
             orders: self.orders.clone(),
+            twin_orders: self.twin_orders.clone(),
         })
     }
 

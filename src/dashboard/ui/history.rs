@@ -25,7 +25,7 @@ fn label(run: &RunView, seq: u64) -> String {
 }
 
 /// A short name for the event column of narrow screens, so the details keep their room.
-fn short_name(kind: &EventKind) -> &'static str {
+pub(crate) fn short_name(kind: &EventKind) -> &'static str {
     use EventKind::*;
     match kind {
         WorkflowStarted { .. } => "started",

@@ -8,6 +8,9 @@
 //! - from 160x45 up: the stage over three columns (pods and workflows | pending and history |
 //!   scenario steps, expectations and counts) with a wide log panel below.
 //!
+//! - `w` puts the race view (Transactional | Dual-write, `race*.rs`) in place of the panels,
+//!   as `t` puts the timeline.
+//!
 //! Every panel draws only its visible rows, so the cost of a frame does not grow with the number
 //! of events recorded.
 
@@ -17,6 +20,10 @@ mod logs;
 mod overlay;
 mod pending;
 mod pods;
+mod race;
+mod race_faults;
+mod race_history;
+mod race_witness;
 mod scenario;
 mod stage;
 mod status;
@@ -68,7 +75,9 @@ pub fn draw(f: &mut Frame, app: &App) {
         }
         let [left, mid, right] =
             Layout::horizontal([Constraint::Percentage(36), Constraint::Percentage(42), Constraint::Percentage(22)]).areas(body);
-        if app.timeline {
+        if app.race.open {
+            race::draw(f, app, left.union(mid), true);
+        } else if app.timeline {
             timeline::draw(f, app, left.union(mid), true);
         } else {
             big_panels(f, app, left, mid);
@@ -77,6 +86,14 @@ pub fn draw(f: &mut Frame, app: &App) {
         scenario::steps(f, app, steps_a);
         counts::draw(f, app, counts_a, true);
         logs::draw(f, app, logs_area);
+    } else if app.race.open {
+        // The narration stays: a race scenario tells its story while the sides diverge.
+        if stage_h > 0 {
+            let [stage_l, exp_a] = Layout::horizontal([Constraint::Min(40), Constraint::Length(EXPECTATIONS_W)]).areas(stage_a);
+            stage::draw(f, app, stage_l, big);
+            scenario::expectations(f, app, exp_a);
+        }
+        race::draw(f, app, body, false);
     } else if app.timeline {
         timeline::draw(f, app, body, false);
     } else {

@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use crate::dashboard::app::{App, Overlay};
 
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
+pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let [v] = Layout::vertical([Constraint::Length(h.min(area.height))]).flex(Flex::Center).areas(area);
     let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))]).flex(Flex::Center).areas(v);
     r
@@ -23,6 +23,7 @@ const HELP: &[(&str, &str)] = &[
     ("f", "workflows: cycle status filter"),
     ("v", "history: compact / full"),
     ("t", "timeline of the selected order and its children"),
+    ("w", "race view: Transactional | Dual-write side by side"),
     ("r a c T", "workflow: retry now · approve · cancel · terminate"),
     ("K s p", "pod: kill · stop/start · pause/unpause"),
     ("b f R", "pod: deploy its 1st · 2nd version · rebuild & redeploy"),
@@ -46,6 +47,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     };
     match app.overlay {
         Overlay::None => {}
+        Overlay::Witness => super::race_witness::draw(f, app, area),
         Overlay::Help => {
             let r = centered(area, 74, HELP.len() as u16 + 4);
             let mut lines: Vec<Line> =

@@ -9,6 +9,7 @@ use ratatui::Frame;
 
 use super::{fmt_countdown, hint, trunc};
 use crate::dashboard::app::{App, EngineLink, InputTarget, NoticeState, Panel};
+use crate::dashboard::race::RaceFocus;
 
 pub fn header(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let t = &app.theme;
@@ -22,6 +23,13 @@ pub fn header(f: &mut Frame, app: &App, area: Rect, big: bool) {
             let when = if left > 0 { format!(" ({})", fmt_countdown(left)) } else { String::new() };
             spans.push(Span::styled(format!("✗ engine unreachable, reconnecting…{when}"), t.bold().fg(t.err)))
         }
+    }
+    if app.race.available {
+        spans.push(match &app.race.link {
+            EngineLink::Connected => Span::styled("  ● twin", t.fg(t.ok)),
+            EngineLink::Connecting => Span::styled("  ○ twin", t.fg(t.warn)),
+            EngineLink::Unreachable { .. } => Span::styled("  ✗ twin unreachable", t.bold().fg(t.err)),
+        });
     }
     if app.no_worker_polling() {
         spans.push(Span::styled("  ✗ no worker polling", t.bold().fg(t.err)));
@@ -152,7 +160,12 @@ pub fn footer(f: &mut Frame, app: &App, area: Rect) {
         }
         None => {
             let mut s = vec![Span::raw(" ")];
+            let race: &[(&str, &str)] = match app.race.focus {
+                RaceFocus::Orders => &[("↑↓", "order"), ("Tab", "counters"), ("w", "close")],
+                RaceFocus::Counters => &[("↑↓←→", "counter"), ("⏎", "witness"), ("Tab", "orders"), ("w", "close")],
+            };
             let keys: &[(&str, &str)] = match app.focus {
+                _ if app.race.open => race,
                 Panel::Pods => &[("K", "kill"), ("s", "stop/start"), ("p", "pause"), ("b", "bugged"), ("f", "fixed"), ("R", "rebuild")],
                 Panel::Workflows => &[("f", "status"), ("/", "filter"), ("⏎", "history"), ("r", "retry"), ("a", "approve"), ("c", "cancel"), ("T", "terminate")],
                 Panel::History => &[("v", "compact/full"), ("⏎", "JSON"), ("r", "retry"), ("a", "approve"), ("Esc", "back")],

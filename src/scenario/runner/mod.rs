@@ -39,6 +39,7 @@ use tokio::sync::{mpsc, watch};
 
 pub use engine::EngineApi;
 pub use live::Snapshot;
+pub use twin::CHECK_GRACE_MS;
 
 use super::expect::Comeback;
 use super::model::{Action, Condition, Scenario};
@@ -141,6 +142,8 @@ pub struct RunHandle {
     /// The workflow ids of the run's orders, known before any starts: a screen that shows
     /// only this run registers them.
     pub orders: Vec<String>,
+    /// The twin's order ids when the run drives the dual-write twin (empty otherwise).
+    pub twin_orders: Vec<String>,
     /// The live snapshot: the same projection the run's conditions read.
     pub snapshot: watch::Receiver<Snapshot>,
     pub task: tokio::task::JoinHandle<Report>,
@@ -171,12 +174,13 @@ pub fn spawn_with_twin(
         Some(e) if scenario.twin => Some(twin::Twin::new(e, &plans, &prefix)),
         _ => None,
     };
+    let twin_orders = twin.as_ref().map(|t| t.plans.iter().map(|p| p.workflow_id.clone()).collect()).unwrap_or_default();
     let out = Emitter::new(ev_tx, clock.clone());
     let ctl = Control::new(clock, snapshot.clone(), cmd_rx);
     let mut run = Run::new(runtime, engine, scenario, cfg, plans, out, ctl, Arc::new(shared));
     run.twin = twin;
     let task = tokio::spawn(run.run());
-    RunHandle { events, commands, orders, snapshot, task }
+    RunHandle { events, commands, orders, twin_orders, snapshot, task }
 }
 
 /// The most setup may take: bringing a cold topology up can mean building binaries first.
