@@ -14,6 +14,9 @@ use super::theme::{Theme, ThemeName};
 use super::race::RaceView;
 use super::views::{contains_ci, LogsView, PodsView, ScenarioView};
 
+/// Events of closed workflows the dashboard keeps (open ones keep their whole history).
+pub const HISTORY_BUDGET: usize = 200_000;
+
 /// The focusable panels, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Panel {
@@ -267,8 +270,10 @@ impl App {
     /// The dashboard's projection: every workflow when attached, only the run's own orders
     /// (and their children) when a scenario runs.
     fn projection(opts: &AppOptions) -> Projection {
+        // Attached to a long-lived engine the histories of closed workflows would grow
+        // without end: the dashboard keeps the last HISTORY_BUDGET events of them.
         let scope = if opts.orders.is_some() { Scope::Registered } else { Scope::All };
-        let mut p = Projection::new(ProjectionOptions { scope, keep_history: true, notable: false });
+        let mut p = Projection::new(ProjectionOptions { scope, keep_history: true, notable: false, history_budget: Some(HISTORY_BUDGET) });
         for id in opts.orders.iter().flatten() {
             p.register(id);
         }

@@ -52,6 +52,10 @@ pub struct Options {
     pub keep_history: bool,
     /// Record [`Notable`] events (for a run's timeline).
     pub notable: bool,
+    /// With `keep_history`: at most this many events of **closed** runs are kept; beyond it
+    /// the histories of the runs that closed first are let go (their views and counts stay).
+    /// Open runs always keep theirs. `None`: every history is kept.
+    pub history_budget: Option<usize>,
 }
 
 /// Every workflow seen (latest run per workflow id), in the order first seen.
@@ -69,6 +73,12 @@ pub struct Projection {
     /// workflow id -> `workflow_started` events seen (more than one: a new run of the id).
     starts: HashMap<String, u32>,
     notable: Vec<Notable>,
+    /// Closed runs whose history counts against the budget, first closed first (index, run
+    /// id); entries of runs replaced since are stale and skipped.
+    closed_kept: std::collections::VecDeque<(usize, String)>,
+    /// Indices of the closed runs whose events are in `closed_kept_events`.
+    closed_tracked: HashSet<usize>,
+    closed_kept_events: usize,
     pub total_events: u64,
     pub last_cursor: Option<u64>,
     /// Workflows completed per second.
@@ -194,6 +204,9 @@ impl Projection {
             if !is_start {
                 return false;
             }
+            if self.closed_tracked.remove(&idx) {
+                self.closed_kept_events -= run.events.len();
+            }
             *run = RunView::new(workflow_id, run_id, workflow_type, at);
         }
         let was_completed = run.status == faultline_proto::WorkflowStatus::Completed;
@@ -207,6 +220,17 @@ impl Projection {
         }
         if !was_completed && run.status == faultline_proto::WorkflowStatus::Completed {
             self.completions.record(at, now_ms);
+        }
+        if keep && run.closed_at_ms.is_some() && self.opts.history_budget.is_some() {
+            let (run_id, kept) = (run.run_id.clone(), run.events.len());
+            if self.closed_tracked.insert(idx) {
+                self.closed_kept.push_back((idx, run_id));
+                self.closed_kept_events += kept;
+            } else {
+                // An event after the close (a backfill of a closed run): kept, so counted.
+                self.closed_kept_events += 1;
+            }
+            self.let_go_of_old_histories();
         }
         if is_start {
             *self.starts.entry(workflow_id.to_string()).or_default() += 1;
@@ -248,6 +272,29 @@ impl Projection {
             changed = true;
         }
         changed
+    }
+
+    /// Lets go of the histories of the runs that closed first until the closed runs' events
+    /// fit the budget: what bounds the dashboard's memory on a long-lived engine.
+    fn let_go_of_old_histories(&mut self) {
+        let Some(budget) = self.opts.history_budget else { return };
+        while self.closed_kept_events > budget {
+            let Some((idx, run_id)) = self.closed_kept.pop_front() else { break };
+            let run = &mut self.runs[idx];
+            // A run replaced since (continue-as-new) took its old history with it.
+            if run.run_id != run_id || !self.closed_tracked.remove(&idx) {
+                continue;
+            }
+            self.closed_kept_events -= run.events.len();
+            run.events_let_go += run.events.len() as u64;
+            run.events = Vec::new();
+            run.compact = Vec::new();
+        }
+    }
+
+    /// Events of closed runs kept now (at most the budget).
+    pub fn closed_events_kept(&self) -> usize {
+        self.closed_kept_events
     }
 
     pub fn prune(&mut self, now_ms: i64) {

@@ -122,6 +122,9 @@ pub struct RunView {
     pub attempt: u32,
     /// The history, when the projection keeps histories (the dashboard does, the runner not).
     pub events: Vec<HistoryEvent>,
+    /// Events of this run no longer in `events`: let go to keep the projection within its
+    /// history budget after the run closed.
+    pub events_let_go: u64,
     /// Indices into `events` of the compact view (workflow-task bookkeeping left out).
     pub compact: Vec<u32>,
     /// Id of the last event applied, whether or not `events` keeps it.
@@ -170,6 +173,7 @@ impl RunView {
             attempt: 0,
             events: Vec::new(),
             compact: Vec::new(),
+            events_let_go: 0,
             last_event_id: 0,
             activities: BTreeMap::new(),
             timers: BTreeMap::new(),

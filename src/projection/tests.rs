@@ -8,7 +8,7 @@ use super::*;
 const T0: i64 = 1_000_000;
 
 fn registered(ids: &[&str]) -> Projection {
-    let mut p = Projection::new(Options { scope: Scope::Registered, keep_history: false, notable: true });
+    let mut p = Projection::new(Options { scope: Scope::Registered, keep_history: false, notable: true, history_budget: None });
     for id in ids {
         p.register(id);
     }
@@ -131,13 +131,37 @@ fn registered_scope_ignores_other_workflows_and_all_scope_counts_them() {
     apply(&mut p, &mut s, "mine", started(None));
     assert_eq!((p.counts().started, p.counts().completed, p.len()), (1, 0, 1), "an earlier run's leftovers are not kept");
 
-    let mut all = Projection::new(Options { scope: Scope::All, keep_history: true, notable: false });
+    let mut all = Projection::new(Options { scope: Scope::All, keep_history: true, notable: false, history_budget: None });
     let mut s = Stream::new(T0);
     apply(&mut all, &mut s, "leftover", started(None));
     apply(&mut all, &mut s, "leftover", completed());
     apply(&mut all, &mut s, "mine", started(None));
     assert_eq!((all.counts().started, all.counts().completed), (2, 1));
     assert_eq!(all.get("mine").unwrap().events.len(), 1, "histories are kept when asked");
+}
+
+#[test]
+fn the_history_budget_lets_go_of_the_first_closed_histories_and_keeps_open_ones() {
+    let mut p = Projection::new(Options { scope: Scope::All, keep_history: true, notable: false, history_budget: Some(5) });
+    let mut s = Stream::new(T0);
+    apply(&mut p, &mut s, "open", started(None));
+    for wf in ["a", "b", "c"] {
+        apply(&mut p, &mut s, wf, started(None));
+        apply(&mut p, &mut s, wf, scheduled(1, "ChargePayment"));
+        apply(&mut p, &mut s, wf, completed());
+    }
+    // 3 closed runs of 3 events each against a budget of 5: `a` then `b` are let go.
+    assert_eq!(p.get("a").map(|r| (r.events.len(), r.events_let_go)), Some((0, 3)));
+    assert_eq!(p.get("b").map(|r| (r.events.len(), r.events_let_go)), Some((0, 3)));
+    assert_eq!(p.get("c").map(|r| (r.events.len(), r.events_let_go)), Some((3, 0)));
+    assert_eq!(p.closed_events_kept(), 3);
+    for _ in 0..10 {
+        apply(&mut p, &mut s, "open", scheduled(1, "ChargePayment"));
+    }
+    assert!(p.get("open").unwrap().events.len() > 5, "an open run keeps its whole history");
+    // The counts never forget: only histories are let go.
+    assert_eq!((p.counts().completed, p.counts().started), (3, 4));
+    assert_eq!(p.get("a").unwrap().status, WorkflowStatus::Completed);
 }
 
 #[test]

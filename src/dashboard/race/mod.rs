@@ -110,7 +110,7 @@ impl RaceView {
     /// by itself and counts only those); `None` watches every workflow of the twin engine.
     pub fn new(twin_orders: Option<&[String]>, prefix: &str, twin_pod: &str) -> Self {
         let scope = if twin_orders.is_some() { Scope::Registered } else { Scope::All };
-        let mut store = Projection::new(ProjectionOptions { scope, keep_history: true, notable: false });
+        let mut store = Projection::new(ProjectionOptions { scope, keep_history: true, notable: false, history_budget: None });
         for id in twin_orders.into_iter().flatten() {
             store.register(id);
         }

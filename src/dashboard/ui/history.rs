@@ -6,7 +6,7 @@ use faultline_proto::{EventKind, HistoryEvent};
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::workflows::{status_label, step_text};
@@ -210,6 +210,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let mut lines = tree(app, run, if big { 6 } else { 3 });
     if !lines.is_empty() {
         lines.push(Line::from(Span::styled("─".repeat(inner.width as usize), t.dim())));
+    }
+    if run.events.is_empty() && run.events_let_go > 0 {
+        let url = app.opts.engine_url.trim_end_matches('/');
+        lines.push(Line::from(Span::styled(
+            format!("the {} events of this closed workflow were let go: the dashboard keeps the last {} events of closed workflows.", run.events_let_go, crate::dashboard::app::HISTORY_BUDGET),
+            t.dim(),
+        )));
+        lines.push(Line::from(Span::styled(format!("curl -s {url}/api/v1/workflows/{}/history", run.workflow_id), t.base())));
+        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+        return;
     }
     let rows_fit = (inner.height as usize).saturating_sub(lines.len());
     let sel = app.history_row(run);

@@ -30,7 +30,7 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn new() -> Self {
         Snapshot {
-            projection: Projection::new(Options { scope: Scope::Registered, keep_history: false, notable: true }),
+            projection: Projection::new(Options { scope: Scope::Registered, keep_history: false, notable: true, history_budget: None }),
             pods: BTreeMap::new(),
             engine_connected: false,
         }
