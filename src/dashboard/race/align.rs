@@ -36,25 +36,12 @@ pub fn pair_key(id: &str, prefix: &str) -> String {
 pub fn step_key(kind: &EventKind) -> String {
     use EventKind::*;
     let name = kind.name();
-    match kind {
-        ActivityScheduled { seq, .. } | ActivityCancelRequested { seq } | ActivityCanceled { seq } => format!("{name} #{seq}"),
-        ActivityStarted { seq, attempt, .. }
-        | ActivityCompleted { seq, attempt, .. }
-        | ActivityFailed { seq, attempt, .. }
-        | ActivityTimedOut { seq, attempt, .. } => format!("{name} #{seq} attempt {attempt}"),
-        TimerStarted { seq, .. } | TimerFired { seq } | TimerCanceled { seq } => format!("{name} #{seq}"),
-        ChildWorkflowInitiated { seq, .. }
-        | ChildWorkflowStarted { seq, .. }
-        | ChildWorkflowStartFailed { seq, .. }
-        | ChildWorkflowCompleted { seq, .. }
-        | ChildWorkflowFailed { seq, .. }
-        | ChildWorkflowCanceled { seq }
-        | ChildWorkflowTerminated { seq }
-        | ChildWorkflowTimedOut { seq }
-        | ExternalSignalSent { seq, .. }
-        | ExternalSignalFailed { seq, .. }
-        | MarkerRecorded { seq, .. } => format!("{name} #{seq}"),
-        WorkflowSignaled { name: signal, .. } => format!("{name} {signal}"),
+    match (kind, kind.seq()) {
+        (ActivityStarted { attempt, .. } | ActivityCompleted { attempt, .. } | ActivityFailed { attempt, .. } | ActivityTimedOut { attempt, .. }, Some(seq)) => {
+            format!("{name} #{seq} attempt {attempt}")
+        }
+        (_, Some(seq)) => format!("{name} #{seq}"),
+        (WorkflowSignaled { name: signal, .. }, None) => format!("{name} {signal}"),
         _ => name.to_string(),
     }
 }
