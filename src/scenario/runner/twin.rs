@@ -234,6 +234,11 @@ mod tests {
         // A transactional point maps back onto the twin too.
         let back = fault_spec(&plan("before_commit", FaultKind::Hold), true, None).unwrap();
         assert_eq!(back["point"], "before_state_commit");
+        // A transition travels to both sides as the engine's `transition`.
+        let mut t = plan("after_complete_before_ack", FaultKind::Crash);
+        t.transition = Some("complete_activity".into());
+        assert_eq!(fault_spec(&t, true, None).unwrap()["transition"], "complete_activity");
+        assert_eq!(fault_spec(&t, false, None).unwrap()["transition"], "complete_activity");
     }
 
     #[test]
