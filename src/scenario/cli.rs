@@ -151,6 +151,15 @@ impl Tally {
     }
 }
 
+/// The project a scenario runs on: with the twin's compose profile active when it sets
+/// `[setup] twin = true` (the normal demo never starts the twin's pods).
+pub fn project_for(project: &Project, scenario: &super::Scenario, ctx: &Context) -> Project {
+    match (scenario.twin, ctx.twin()) {
+        (true, Some(t)) => project.clone().with_profiles([t.profile.clone()]),
+        _ => project.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,14 +176,5 @@ mod tests {
         t.push(Verdict::Failed, 10_000);
         assert_eq!(t.line("race-x", 10), "tally race-x: 3/10 runs, 2 passed (longest 41.2s); stopped: run 3 FAILED");
         assert_eq!(t.last, Some(Verdict::Failed));
-    }
-}
-
-/// The project a scenario runs on: with the twin's compose profile active when it sets
-/// `[setup] twin = true` (the normal demo never starts the twin's pods).
-pub fn project_for(project: &Project, scenario: &super::Scenario, ctx: &Context) -> Project {
-    match (scenario.twin, ctx.twin()) {
-        (true, Some(t)) => project.clone().with_profiles([t.profile.clone()]),
-        _ => project.clone(),
     }
 }
