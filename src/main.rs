@@ -125,6 +125,10 @@ enum Command {
         /// run starts on a fresh engine database.
         #[arg(long)]
         keep_history: bool,
+        /// With --headless: run N times in a row, stop at the first run that does not pass,
+        /// and print a tally (reports are numbered: r.md -> r-1.md, r-2.md ...).
+        #[arg(long, default_value_t = 1, value_name = "N", requires = "headless")]
+        repeat: u32,
         /// Record the dashboard session to FILE (e.g. talk.flrec) for `faultline replay`.
         #[arg(long, value_name = "FILE", conflicts_with = "headless")]
         record: Option<PathBuf>,
@@ -173,7 +177,7 @@ fn run() -> anyhow::Result<()> {
             dashboard(&cli.common, Mode::Scenario(all_up), 1.0, true, None, false, cli.record)
         }
         Some(Command::Attach { engine, record }) => dashboard(&cli.common, Mode::Attach { engine_url: engine }, 1.0, false, None, true, record),
-        Some(Command::Run { scenario, headless: false, report, speed, no_up, keep_history, record }) => {
+        Some(Command::Run { scenario, headless: false, report, speed, no_up, keep_history, record, .. }) => {
             dashboard(&cli.common, Mode::Scenario(scenario), speed, !no_up, report, keep_history, record)
         }
         Some(Command::Replay { recording, speed, to_cast, size }) => replay(&cli.common, &recording, speed, to_cast, &size),
@@ -188,7 +192,7 @@ fn run() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         },
-        Some(Command::Run { scenario, headless, report, speed, no_up, keep_history, .. }) => {
+        Some(Command::Run { scenario, headless, report, speed, no_up, keep_history, repeat, .. }) => {
             // Non-headless runs open the dashboard (the arm above); this one is --headless.
             let _ = headless;
             let project = cli.common.project()?;
@@ -202,6 +206,7 @@ fn run() -> anyhow::Result<()> {
                 report,
                 !no_up,
                 keep_history,
+                repeat,
             ))?;
             std::process::exit(verdict_exit_code(verdict))
         }

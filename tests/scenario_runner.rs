@@ -177,6 +177,21 @@ async fn every_scenario_passes_on_docker() {
     }
 }
 
+/// The race scenarios; `FAULTLINE_RACE_SCENARIOS=race-lost-timer,race-early-task` runs a few.
+fn race_scenarios() -> Vec<&'static str> {
+    let all = ["race-lost-task", "race-redelivery", "race-lost-timer", "race-early-task"];
+    match std::env::var("FAULTLINE_RACE_SCENARIOS") {
+        Ok(only) if !only.trim().is_empty() => {
+            let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+            for w in &wanted {
+                assert!(all.contains(w), "FAULTLINE_RACE_SCENARIOS names {w:?}; the race scenarios are {all:?}");
+            }
+            all.into_iter().filter(|n| wanted.contains(n)).collect()
+        }
+        _ => all.to_vec(),
+    }
+}
+
 /// The race scenarios (`race-*.toml`), each with the dual-write twin: the staged anomaly on
 /// the twin, none on the engine (their own expectations say so; `report.passed` holds them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +210,7 @@ async fn race_scenarios_pass_on_docker() {
     rt.down(true).await.expect("a clean slate");
     let runs = AssertUnwindSafe(async {
         for round in 1..=repeat() {
-            for name in ["race-lost-task"] {
+            for name in race_scenarios() {
                 let r = run(rt.clone(), name, false).await;
                 let race = r.race.as_ref().expect("the race checker ran");
                 let dw = race.side(faultline::checker::Side::DualWrite).expect("dual-write side");

@@ -55,7 +55,18 @@ fn pos(text: &str, needle: &str) -> (usize, usize) {
 fn shipped_scenarios_validate() {
     let files = faultline::scenario::files_in(&root().join("scenarios")).expect("scenarios dir");
     let names: Vec<String> = files.iter().map(|p| p.file_stem().unwrap().to_string_lossy().into_owned()).collect();
-    for expected in ["all-up", "bugged-pod", "engine-down", "fixed-pod", "pod-down", "slow-network"] {
+    for expected in [
+        "all-up",
+        "bugged-pod",
+        "engine-down",
+        "fixed-pod",
+        "pod-down",
+        "slow-network",
+        "race-lost-task",
+        "race-redelivery",
+        "race-lost-timer",
+        "race-early-task",
+    ] {
         assert!(names.iter().any(|n| n == expected), "scenarios/{expected}.toml is missing");
     }
     let all = validate_files(&files, &ctx()).unwrap_or_else(|e| panic!("{e}"));
@@ -310,6 +321,36 @@ fn race_mistakes_are_rejected_where_they_are_written() {
     // Keys that do not belong to an action.
     let (_, _, m) = one_error(&twin_doc(&step(r#"{ do = "kill", pod = "engine", point = "before_commit" }"#), ""));
     assert!(m.contains("`point` does not apply to `kill`"), "{m}");
+}
+
+#[test]
+fn transitions_and_the_twin_order_parse_and_their_mistakes_are_rejected() {
+    let step = |action: &str| format!("[[step]]\ntitle = \"x\"\nnarration = \"y\"\nactions = [{action}]\n");
+    let ordered = |order: &str, action: &str| twin_doc(&step(action), "").replacen("twin = true", &format!("twin = true\ntwin_order = \"{order}\""), 1);
+    // A transition narrows the plan, and travels to the engine's spec.
+    let text = ordered("enqueue-first", r#"{ do = "fault", point = "after_enqueue_before_commit", action = "crash", match = { workflow_type = "Order", transition = "start_timer" } }"#);
+    let sc = validate_text(Path::new("t.toml"), &text, &ctx()).unwrap_or_else(|d| panic!("{d:#?}"));
+    assert_eq!(sc.twin_order, Some(faultline::scenario::model::TwinOrder::EnqueueFirst));
+    let Action::Fault(plan) = &sc.steps[1].actions[0] else { panic!("{:?}", sc.steps[1].actions) };
+    assert_eq!(plan.transition.as_deref(), Some("start_timer"));
+    assert!(plan.describe().contains("start timer"), "{}", plan.describe());
+    // An unknown transition, listing the real ones.
+    let text = twin_doc(&step(r#"{ do = "fault", point = "before_state_commit", action = "crash", match = { transition = "fire" } }"#), "");
+    let (l, c, m) = one_error(&text);
+    assert_eq!((l, c), pos(&text, "\"fire\""));
+    assert!(m.contains("unknown transition `fire`") && m.contains("schedule_activity, start_timer, complete_activity"), "{m}");
+    // A point of the other order never fires on the twin.
+    let text = twin_doc(&step(r#"{ do = "fault", point = "after_enqueue_before_commit", action = "crash" }"#), "");
+    let (_, _, m) = one_error(&text);
+    assert!(m.contains("never fires on a twin that runs after-commit") && m.contains("twin_order = \"enqueue-first\""), "{m}");
+    let (_, _, m) = one_error(&ordered("enqueue-first", r#"{ do = "fault", point = "after_state_commit", action = "crash" }"#));
+    assert!(m.contains("never fires on a twin that runs enqueue-first"), "{m}");
+    // The order needs the twin, and is one of two.
+    let (_, _, m) = one_error(&ordered("sideways", r#"{ do = "fault", point = "before_state_commit", action = "crash" }"#));
+    assert!(m.contains("unknown twin_order `sideways`") && m.contains("enqueue-first"), "{m}");
+    let text = doc(&step(r#"{ do = "kill", pod = "payment" }"#), "").replacen("[workload]", "[setup]\ntwin_order = \"enqueue-first\"\n\n[workload]", 1);
+    let (_, _, m) = one_error(&text);
+    assert!(m.contains("`twin_order` applies to the dual-write twin") && m.contains("twin = true"), "{m}");
 }
 
 #[test]

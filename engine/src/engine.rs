@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use faultline_proto::{EpochMillis, PollerInfo};
+use faultline_proto::{EpochMillis, PollerInfo, TaskToken};
 
 use crate::pollers::{PollGuard, Pollers};
 use rusqlite::Connection;
@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::dual::{request_ctx, Dual, DualOptions, Mode};
-use crate::faults::{FaultPoint, Faults};
+use crate::faults::{FaultCtx, FaultPoint, Faults};
 use crate::error::{EngineError, Result};
 use crate::notify::Notifier;
 use crate::processor::{Request, Response};
@@ -165,7 +165,8 @@ impl Engine {
     /// The transactional fault points: they sit around the group commit (the transaction
     /// itself runs on the writer thread, which never waits on a fault).
     async fn exec_with_faults(&self, req: Request) -> Result<Response> {
-        let ctx = request_ctx(&req);
+        let mut ctx = request_ctx(&req);
+        self.report_ctx(&req, &mut ctx).await;
         self.inner.faults.hit(FaultPoint::BeforeCommit, &ctx).await?;
         let out = self.inner.writer.exec(req).await;
         if let Err(e) = &out {
@@ -174,6 +175,25 @@ impl Engine {
         let out = out?;
         self.inner.faults.hit(FaultPoint::AfterCommitBeforeReply, &ctx).await?;
         Ok(out)
+    }
+
+    /// A worker's report names its run by token only: the run's workflow id and type, and
+    /// the reported activity's type, are read from the committed state (as the twin reads
+    /// them in its transaction), so `workflow_type`, an order's id and `activity_type` match
+    /// reports on both modes. Only when a fault is armed; a read that fails leaves the
+    /// context as it was (the fault then matches less, never more).
+    async fn report_ctx(&self, req: &Request, ctx: &mut FaultCtx) {
+        let Request::ToTaskRun { token, .. } = req else { return };
+        let Ok(token) = token.parse::<TaskToken>() else { return };
+        let run_id = token.run_id().to_string();
+        let Ok(Some(run)) = self.read(move |c| read::run_state(c, &run_id)).await else { return };
+        ctx.workflow_id = ctx.workflow_id.take().or(Some(run.workflow_id.clone()));
+        ctx.workflow_type = ctx.workflow_type.take().or(Some(run.workflow_type.clone()));
+        if let TaskToken::Activity { seq, .. } = token {
+            if let Some(a) = run.activities.get(&seq) {
+                ctx.activity_types.push(a.activity_type.clone());
+            }
+        }
     }
 
     pub fn faults(&self) -> &Faults {

@@ -68,6 +68,33 @@ pub enum FaultAction {
     Hold,
 }
 
+/// What a request's transition does, for a match finer than the activity type (a workflow
+/// task's completion both schedules an activity and, later, the activity's own report names
+/// the same type; timers have no type at all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultTransition {
+    /// A workflow task's completion that schedules an activity.
+    ScheduleActivity,
+    /// A workflow task's completion that starts a durable (user) timer.
+    StartTimer,
+    /// A worker's report that completes an activity attempt.
+    CompleteActivity,
+}
+
+impl FaultTransition {
+    pub const ALL: [FaultTransition; 3] =
+        [FaultTransition::ScheduleActivity, FaultTransition::StartTimer, FaultTransition::CompleteActivity];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultTransition::ScheduleActivity => "schedule_activity",
+            FaultTransition::StartTimer => "start_timer",
+            FaultTransition::CompleteActivity => "complete_activity",
+        }
+    }
+}
+
 /// What to arm. Match fields left out match anything.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +111,9 @@ pub struct FaultSpec {
     /// Matches a request that schedules, starts, completes or fails an activity of this type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity_type: Option<String>,
+    /// Matches a request whose transition does this (see [`FaultTransition`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<FaultTransition>,
     /// Fire from the n-th matching hit on (1-based; default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nth: Option<u64>,
@@ -127,6 +157,8 @@ pub struct FaultCtx {
     pub workflow_id: Option<String>,
     pub workflow_type: Option<String>,
     pub activity_types: Vec<String>,
+    /// What the request's transition does (from the request itself, on both modes).
+    pub transitions: Vec<FaultTransition>,
 }
 
 impl FaultSpec {
@@ -135,6 +167,7 @@ impl FaultSpec {
             && self.workflow_type.as_ref().is_none_or(|t| ctx.workflow_type.as_ref() == Some(t))
             && self.workflow_id_prefix.as_ref().is_none_or(|p| ctx.workflow_id.as_ref().is_some_and(|id| id.starts_with(p)))
             && self.activity_type.as_ref().is_none_or(|a| ctx.activity_types.contains(a))
+            && self.transition.is_none_or(|t| ctx.transitions.contains(&t))
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -329,6 +362,7 @@ mod tests {
             workflow_type: None,
             workflow_id_prefix: None,
             activity_type: None,
+            transition: None,
             nth: None,
             count: None,
         }
@@ -354,6 +388,22 @@ mod tests {
         assert_eq!(f.fired()[0].at_ms, 7);
         assert!(f.disarm(a.id));
         assert!(!f.disarm(a.id));
+    }
+
+    #[tokio::test]
+    async fn a_transition_narrows_the_match() {
+        let f = Faults::new(Arc::new(ManualClock::new(0)));
+        let mut s = spec(FaultPoint::AfterStateCommit, FaultAction::Error);
+        s.transition = Some(FaultTransition::StartTimer);
+        f.arm(s).unwrap();
+        let schedules = FaultCtx { transitions: vec![FaultTransition::ScheduleActivity], ..Default::default() };
+        let sleeps = FaultCtx { transitions: vec![FaultTransition::ScheduleActivity, FaultTransition::StartTimer], ..Default::default() };
+        assert!(f.hit(FaultPoint::AfterStateCommit, &FaultCtx::default()).await.is_ok(), "a transition is required");
+        assert!(f.hit(FaultPoint::AfterStateCommit, &schedules).await.is_ok(), "another transition");
+        assert!(f.hit(FaultPoint::AfterStateCommit, &sleeps).await.is_err(), "one of its transitions starts a timer");
+        let json: FaultSpec = serde_json::from_str(r#"{"point":"before_commit","action":"crash","transition":"complete_activity"}"#).unwrap();
+        assert_eq!(json.transition, Some(FaultTransition::CompleteActivity));
+        assert!(serde_json::from_str::<FaultSpec>(r#"{"point":"before_commit","action":"crash","transition":"fire"}"#).is_err());
     }
 
     #[tokio::test]

@@ -332,3 +332,81 @@ async fn lost_timer_state_committed_then_no_enqueue() {
     assert!(c.poll_wft("s", 800).await.is_none(), "past its fire time, nothing fired");
     assert!(!kinds(&c.history("sleep-1").await).contains(&"timer_fired"));
 }
+
+/// `transition = "start_timer"` picks the completion that starts a timer, on both modes; on
+/// the transactional engine the report's workflow type is read from the state (the report
+/// carries only its token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transition_match_picks_the_timer_start_on_both_modes() {
+    for (mode, point) in [(Mode::DualWrite, "after_state_commit"), (Mode::Transactional, "after_commit_before_reply")] {
+        let t = twin(mode, DualOrder::AfterCommit).await;
+        let c = &t.c;
+        arm(c, json!({"point": point, "action": "error", "workflow_type": "Sleepy", "transition": "start_timer"})).await;
+        c.start("sleep-1", "Sleepy", "s", json!({})).await;
+        let wft = c.next_wft("s").await;
+        let (s, _) = c.complete_wft(&wft.task_token, vec![Command::StartTimer { seq: 1, duration_ms: 50 }]).await;
+        assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{mode:?}: the timer's start is the one hit");
+        let (_, v) = c.get("/api/v1/admin/faults/fired").await;
+        assert_eq!(v["fired"].as_array().unwrap().len(), 1, "{mode:?}: {v}");
+        assert_eq!((v["fired"][0]["workflow_id"].as_str(), v["fired"][0]["workflow_type"].as_str()), (Some("sleep-1"), Some("Sleepy")), "{v}");
+        let fired = kinds(&c.history("sleep-1").await).contains(&"timer_fired");
+        if mode == Mode::Transactional {
+            // The timer committed with the state: it fires, and its workflow task follows.
+            c.next_wft("s").await;
+            assert!(kinds(&c.history("sleep-1").await).contains(&"timer_fired"), "{mode:?}");
+        } else {
+            assert!(c.poll_wft("s", 800).await.is_none(), "past its fire time, nothing fired");
+            assert!(!fired, "{mode:?}: the timer never reached the queue");
+        }
+    }
+}
+
+/// `transition = "complete_activity"` passes the completion that schedules the activity and
+/// fires at the activity's own report, whose type the transactional engine reads from the state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transition_match_picks_the_activity_report_not_its_scheduling() {
+    for (mode, point) in [(Mode::DualWrite, "after_complete_before_ack"), (Mode::Transactional, "after_commit_before_reply")] {
+        let t = twin_with(mode, DualOptions { lease_ms: 300, ..Default::default() }).await;
+        let c = &t.c;
+        arm(c, json!({"point": point, "action": "error", "activity_type": "charge", "transition": "complete_activity"})).await;
+        schedule_charge(c, "rep-1", "r").await;
+        let a = c.next_activity("r").await;
+        let (s, _) = c.complete_activity(&a.task_token, json!("charged")).await;
+        assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{mode:?}: committed, then the fault");
+        let (_, v) = c.get("/api/v1/admin/faults/fired").await;
+        assert_eq!(v["fired"][0]["activity_types"], json!(["charge"]), "{mode:?}: {v}");
+        assert_eq!(v["fired"][0]["workflow_id"], "rep-1", "{mode:?}: {v}");
+        assert!(kinds(&c.history("rep-1").await).contains(&"activity_completed"), "{mode:?}");
+    }
+}
+
+/// The twin's order switches at runtime (`POST /api/v1/admin/mode`): the next transition
+/// publishes first, so its task can be delivered before its state is visible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dual_write_order_switches_at_runtime() {
+    let t = twin(Mode::DualWrite, DualOrder::AfterCommit).await;
+    let c = &t.c;
+    let (s, v) = c.post("/api/v1/admin/mode", &json!({"dual_write_order": "sideways"})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("enqueue-first"), "{v}");
+    let (s, v) = c.post("/api/v1/admin/mode", &json!({"dual_write_order": "enqueue-first"})).await;
+    assert_eq!((s, v["dual_write_order"].as_str()), (StatusCode::OK, Some("enqueue-first")), "{v}");
+    assert_eq!(c.get("/api/v1/admin/mode").await.1["dual_write_order"], "enqueue-first");
+    let hold = arm(c, json!({"point": "before_state_commit", "action": "hold", "workflow_id_prefix": "early-"})).await;
+    let c2 = c.clone();
+    let start = tokio::spawn(async move { c2.start("early-1", "T", "e", json!({})).await });
+    wait_holding(c, hold).await;
+    let c3 = c.clone();
+    let poll = tokio::spawn(async move { c3.poll_wft("e", 10_000).await });
+    eventually("the task is delivered while the state is held", Duration::from_secs(5), || async {
+        let (_, v) = c.get("/api/v1/admin/deliveries").await;
+        v["deliveries"].as_array().unwrap().iter().any(|d| d["early"] == true)
+    })
+    .await;
+    c.post(&format!("/api/v1/admin/faults/{hold}/release"), &json!({})).await;
+    assert!(start.await.unwrap().started);
+    assert!(poll.await.unwrap().is_some(), "handed out once the state committed");
+    let tx = twin(Mode::Transactional, DualOrder::AfterCommit).await;
+    let (s, _) = tx.c.post("/api/v1/admin/mode", &json!({"dual_write_order": "enqueue-first"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "one commit, no order to switch");
+}

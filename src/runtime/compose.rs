@@ -382,6 +382,7 @@ mod tests {
         assert_eq!((twin.profile.as_str(), twin.engine.as_str(), twin.order_prefix.as_str()), ("twin", "engine-dw", "dw-"));
         let dw = t.pod("engine-dw").unwrap();
         assert_eq!(dw.environment.get("FAULTLINE_MODE").map(String::as_str), Some("dual-write"));
+        assert_eq!(t.twin_order().as_deref(), Some("after-commit"), "the order the twin starts with");
         assert_eq!(t.pod("worker-dw").unwrap().environment.get("FAULTLINE_ENGINE_URL").map(String::as_str), Some("http://engine-dw:7233"));
         assert_ne!(dw.volumes, t.pod("engine").unwrap().volumes, "each engine has its own database");
 

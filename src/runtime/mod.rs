@@ -123,6 +123,14 @@ impl Topology {
         self.pods.iter().find(|p| p.name == name).ok_or_else(|| RuntimeError::UnknownPod(name.into()))
     }
 
+    /// The dual-write order the twin's engine pod starts with (its `FAULTLINE_DUAL_WRITE_ORDER`,
+    /// the engine's default `after-commit` without one); `None` without a twin.
+    pub fn twin_order(&self) -> Option<String> {
+        let twin = self.twin.as_ref()?;
+        let env = self.pods.iter().find(|p| p.name == twin.engine).and_then(|p| p.environment.get("FAULTLINE_DUAL_WRITE_ORDER"));
+        Some(env.cloned().unwrap_or_else(|| "after-commit".into()))
+    }
+
     /// `http://127.0.0.1:<host port>` of a pod's first published port.
     pub fn host_url(&self, pod: &str) -> Option<String> {
         let p = self.pods.iter().find(|p| p.name == pod)?;

@@ -16,6 +16,8 @@ pub struct Context {
     twin: Option<(TwinSpec, Vec<String>)>,
     /// The fault proxy's links (`worker->payment`), in file order.
     links: Vec<String>,
+    /// The twin's dual-write order as the compose file starts it (`after-commit`).
+    twin_order: Option<String>,
 }
 
 impl Context {
@@ -28,12 +30,18 @@ impl Context {
             pods: t.pods.iter().map(|p| (p.name.clone(), t.versions_of(&p.name))).collect(),
             twin,
             links: t.links().into_iter().map(|l| l.name).collect(),
+            twin_order: t.twin_order(),
         }
     }
 
     /// The race twin of the topology, if it declares one.
     pub fn twin(&self) -> Option<&TwinSpec> {
         self.twin.as_ref().map(|(t, _)| t)
+    }
+
+    /// The order the twin's engine starts with (`after-commit`, `enqueue-first`), if any twin.
+    pub fn twin_order(&self) -> Option<&str> {
+        self.twin_order.as_deref()
     }
 
     /// Whether `pod` runs only with the twin (a scenario must set `[setup] twin = true`).
@@ -54,7 +62,7 @@ impl Context {
 
     /// A context from explicit names (tests and tools that have no compose file at hand).
     pub fn from_pods(pods: BTreeMap<String, Vec<String>>) -> Self {
-        Context { pods: pods.into_iter().collect(), twin: None, links: Vec::new() }
+        Context { pods: pods.into_iter().collect(), twin: None, links: Vec::new(), twin_order: None }
     }
 
     /// This context with the proxy links `links`.

@@ -176,7 +176,15 @@ pub fn evaluate(e: &Expectation, projection: &Projection, ev: &Evidence, late: b
         Check::Anomalies { side, kind, at_least } => match side_report(ev, *side) {
             Ok(r) => {
                 let n = r.counters.get(*kind);
-                (n >= *at_least, format!("{n} {} in {} orders", kind.title(), r.orders))
+                let detail = match kind {
+                    // Honest about what saved the effect and what one transaction rules out.
+                    crate::checker::AnomalyKind::DuplicateExecution => format!(
+                        " ({} absorbed by idempotency keys, {} after a committed completion)",
+                        r.counters.duplicates_absorbed, r.counters.duplicates_after_completion
+                    ),
+                    _ => String::new(),
+                };
+                (n >= *at_least, format!("{n} {}{detail} in {} orders", kind.title(), r.orders))
             }
             Err(why) => (false, why),
         },

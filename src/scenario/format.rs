@@ -41,6 +41,9 @@ pub struct RawSetup {
     /// Run the dual-write twin beside the transactional engine (races side by side).
     #[serde(default)]
     pub twin: Option<Spanned<bool>>,
+    /// The twin's dual-write order for this run: `after-commit` or `enqueue-first`.
+    #[serde(default)]
+    pub twin_order: Option<Spanned<String>>,
 }
 
 /// The orders a run starts.
@@ -273,6 +276,9 @@ pub struct RawFaultMatch {
     /// Fire from the n-th matching hit on (1-based).
     #[serde(default)]
     pub nth: Option<Spanned<i64>>,
+    /// What the transition does: `schedule_activity`, `start_timer`, `complete_activity`.
+    #[serde(default)]
+    pub transition: Option<Spanned<String>>,
 }
 
 /// An expectation: `check` names it; the other keys are its arguments.

@@ -29,6 +29,9 @@ pub struct Scenario {
     /// Run the dual-write twin beside the transactional engine (`[setup] twin = true`):
     /// every order runs on both sides, faults arm on both, the race checker reports both.
     pub twin: bool,
+    /// `[setup] twin_order`: the twin's dual-write order for this run (`None`: the order its
+    /// engine pod starts with in the compose file). The runner sets it on every twin run.
+    pub twin_order: Option<TwinOrder>,
     pub workload: Workload,
     pub steps: Vec<Step>,
     pub expectations: Vec<Expectation>,
@@ -190,6 +193,31 @@ pub enum Action {
     ReleaseFaults { side: FaultSide },
 }
 
+/// When the dual-write twin publishes a transition's tasks (the engine's `DualOrder`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwinOrder {
+    /// Enqueue after the state commit (Rails' `enqueue_after_transaction_commit`).
+    AfterCommit,
+    /// Publish, then commit the state.
+    EnqueueFirst,
+}
+
+impl TwinOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TwinOrder::AfterCommit => "after-commit",
+            TwinOrder::EnqueueFirst => "enqueue-first",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TwinOrder> {
+        [TwinOrder::AfterCommit, TwinOrder::EnqueueFirst].into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// What a fault's transition does (`match.transition`; the engine's `FaultTransition`).
+pub const FAULT_TRANSITIONS: [&str; 3] = ["schedule_activity", "start_timer", "complete_activity"];
+
 /// Which engine(s) a fault action addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultSide {
@@ -237,6 +265,8 @@ pub struct FaultPlan {
     pub kind: FaultKind,
     pub workflow_type: Option<String>,
     pub activity_type: Option<String>,
+    /// One of [`FAULT_TRANSITIONS`].
+    pub transition: Option<String>,
     /// 1-based order number of the workload: that order's workflow id on each side.
     pub order: Option<u32>,
     pub nth: Option<u64>,
@@ -299,6 +329,9 @@ impl FaultPlan {
         }
         if let Some(a) = &self.activity_type {
             m.push(format!("activity {a}"));
+        }
+        if let Some(t) = &self.transition {
+            m.push(t.replace('_', " "));
         }
         if let Some(n) = self.nth {
             m.push(format!("from hit {n}"));

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::{ApiError, ApiResult};
 use crate::engine::Engine;
+use crate::dual::DualOrder;
 use crate::faults::FaultSpec;
 
 /// `GET /api/v1/admin/mode`
@@ -24,12 +25,31 @@ pub fn mode_json(engine: &Engine) -> Value {
         None => json!({"mode": engine.mode().as_str()}),
         Some(d) => json!({
             "mode": engine.mode().as_str(),
-            "dual_write_order": d.options.order.as_str(),
+            "dual_write_order": d.order().as_str(),
             "ack": d.options.ack.as_str(),
             "visibility_timeout_ms": d.options.lease_ms,
             "queue_file": d.queue.path().display().to_string(),
         }),
     }
+}
+
+/// `POST /api/v1/admin/mode` with `{"dual_write_order": "enqueue-first" | "after-commit"}`:
+/// switches the twin's order from the next request on (until it restarts); answers as
+/// `GET`. 404 in transactional mode, which has one commit and no order.
+pub async fn set_mode(State(engine): State<Engine>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Value>> {
+    let dual = engine.dual().ok_or_else(not_dual)?;
+    let bytes = body.map_err(|r| ApiError::bad_request(format!("could not read the request body: {}", r.body_text())))?;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SetMode {
+        dual_write_order: String,
+    }
+    let req: SetMode = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request(format!("the body is not {{\"dual_write_order\": \"after-commit\" | \"enqueue-first\"}}: {e}"))
+    })?;
+    let order: DualOrder = req.dual_write_order.parse().map_err(ApiError::bad_request)?;
+    dual.set_order(order);
+    Ok(Json(mode_json(&engine)))
 }
 
 /// `POST /api/v1/admin/faults`: arms a fault; 201 with the armed fault.

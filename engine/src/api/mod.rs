@@ -175,7 +175,7 @@ pub fn router(engine: Engine) -> Router {
         .route(paths::SCHEDULES, post(schedules::create).get(schedules::list))
         .route("/api/v1/schedules/{id}", get(schedules::get).delete(schedules::delete))
         .route("/api/v1/task-queues/{name}", get(schedules::task_queue))
-        .route("/api/v1/admin/mode", get(admin::mode))
+        .route("/api/v1/admin/mode", get(admin::mode).post(admin::set_mode))
         .route("/api/v1/admin/faults", post(admin::arm).get(admin::list))
         .route("/api/v1/admin/faults/fired", get(admin::fired))
         .route("/api/v1/admin/faults/{id}", delete(admin::disarm))

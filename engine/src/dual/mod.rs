@@ -18,6 +18,7 @@ mod tx;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use faultline_proto::{Command, EpochMillis, TaskToken};
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::faults::{FaultCtx, FaultPoint};
+use crate::faults::{FaultCtx, FaultPoint, FaultTransition};
 use crate::processor::{Processor, Request, Response};
 use crate::queue::{queue_path, Queue};
 use crate::state::{Input, TaskKind, TimerKind};
@@ -122,7 +123,11 @@ pub struct Dual {
     /// the whole transaction (a `hold` before the commit holds it).
     conn: tokio::sync::Mutex<Connection>,
     pub queue: Arc<Queue>,
+    /// The options the engine started with (the order may change since: [`Dual::order`]).
     pub options: DualOptions,
+    /// The current order: `--dual-write-order` at start, switched by `POST /api/v1/admin/mode`
+    /// (a scenario's `[setup] twin_order`). Read once per request, so a switch never splits one.
+    enqueue_first: AtomicBool,
 }
 
 impl Dual {
@@ -131,7 +136,24 @@ impl Dual {
         // This path has no separate fsync thread: each commit is durable when it returns.
         conn.pragma_update(None, "synchronous", "FULL")?;
         let queue = Arc::new(Queue::open(&queue_path(db))?);
-        Ok(Dual { conn: tokio::sync::Mutex::new(conn), queue, options })
+        let enqueue_first = AtomicBool::new(options.order == DualOrder::EnqueueFirst);
+        Ok(Dual { conn: tokio::sync::Mutex::new(conn), queue, options, enqueue_first })
+    }
+
+    /// When this twin publishes a transition's tasks, now.
+    pub fn order(&self) -> DualOrder {
+        if self.enqueue_first.load(Ordering::SeqCst) {
+            DualOrder::EnqueueFirst
+        } else {
+            DualOrder::AfterCommit
+        }
+    }
+
+    /// Switches the order for the requests that start from now on (until the engine restarts:
+    /// it then starts with `--dual-write-order` again).
+    pub fn set_order(&self, order: DualOrder) {
+        self.enqueue_first.store(order == DualOrder::EnqueueFirst, Ordering::SeqCst);
+        tracing::info!(order = %order.as_str(), "dual-write order switched");
     }
 
     fn enqueue(&self, out: &[Outgoing], now: EpochMillis) -> Result<()> {
@@ -161,6 +183,7 @@ impl Dual {
             _ => None,
         };
         let faults = engine.faults();
+        let order = self.order();
         let conn = self.conn.lock().await;
         let now = engine.now();
         conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -195,7 +218,7 @@ impl Dual {
         ctx.workflow_id = ctx.workflow_id.or(tctx.workflow_id);
         ctx.workflow_type = ctx.workflow_type.or(tctx.workflow_type);
         ctx.activity_types.extend(tctx.activity_types);
-        if self.options.order == DualOrder::EnqueueFirst {
+        if order == DualOrder::EnqueueFirst {
             let published = match self.enqueue(&out, now) {
                 Ok(()) => faults.hit(FaultPoint::AfterEnqueueBeforeCommit, &ctx).await,
                 Err(e) => Err(e),
@@ -214,7 +237,7 @@ impl Dual {
             return Err(e.into());
         }
         drop(conn);
-        if self.options.order == DualOrder::AfterCommit {
+        if order == DualOrder::AfterCommit {
             faults.hit(FaultPoint::AfterStateCommit, &ctx).await?;
             self.enqueue(&out, engine.now())?;
         }
@@ -252,16 +275,26 @@ pub fn request_ctx(req: &Request) -> FaultCtx {
             ..Default::default()
         },
         Request::ToWorkflow { workflow_id, .. } => FaultCtx { workflow_id: Some(workflow_id.clone()), ..Default::default() },
-        Request::ToTaskRun { input: Input::WorkflowTaskComplete { commands, .. }, .. } => FaultCtx {
-            activity_types: commands
+        Request::ToTaskRun { input: Input::WorkflowTaskComplete { commands, .. }, .. } => {
+            let activity_types: Vec<String> = commands
                 .iter()
                 .filter_map(|c| match c {
                     Command::ScheduleActivity { activity_type, .. } => Some(activity_type.clone()),
                     _ => None,
                 })
-                .collect(),
-            ..Default::default()
-        },
+                .collect();
+            let mut transitions = Vec::new();
+            if !activity_types.is_empty() {
+                transitions.push(FaultTransition::ScheduleActivity);
+            }
+            if commands.iter().any(|c| matches!(c, Command::StartTimer { .. })) {
+                transitions.push(FaultTransition::StartTimer);
+            }
+            FaultCtx { activity_types, transitions, ..Default::default() }
+        }
+        Request::ToTaskRun { input: Input::ActivityComplete { .. }, .. } => {
+            FaultCtx { transitions: vec![FaultTransition::CompleteActivity], ..Default::default() }
+        }
         _ => FaultCtx::default(),
     }
 }

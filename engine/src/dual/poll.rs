@@ -53,6 +53,7 @@ async fn record(engine: &Engine, dual: &Dual, msg: &Message, run_id: &str, kind:
         workflow_id: run.as_ref().map(|r| r.workflow_id.clone()),
         workflow_type: run.as_ref().map(|r| r.workflow_type.clone()),
         activity_types: run.and_then(|r| r.activities.get(&seq).map(|a| a.activity_type.clone())).into_iter().collect(),
+        transitions: Vec::new(),
     })
 }
 

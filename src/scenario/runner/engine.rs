@@ -34,6 +34,9 @@ pub trait EngineApi: Send + Sync + 'static {
     async fn release_fault(&self, id: u64) -> Result<(), String>;
     /// Disarms fault `id` (and releases its holds).
     async fn disarm_fault(&self, id: u64) -> Result<(), String>;
+    /// Switches a dual-write engine's order (`POST /api/v1/admin/mode`): `after-commit` or
+    /// `enqueue-first`, until it restarts.
+    async fn set_dual_write_order(&self, order: &str) -> Result<(), String>;
     /// The HTTP client, for what reads the engine's histories after a run (the race
     /// checker); `None` for an engine that is not reached over HTTP.
     fn http_client(&self) -> Option<Client> {
@@ -43,6 +46,8 @@ pub trait EngineApi: Send + Sync + 'static {
 
 /// The admin API of the race harness (engine/README.md, "Fault points").
 const FAULTS_PATH: &str = "/api/v1/admin/faults";
+/// The dual-write twin's commit mode and order.
+const MODE_PATH: &str = "/api/v1/admin/mode";
 
 /// POSTs to the engine's admin API; the answer's JSON on 2xx, the engine's message otherwise.
 async fn admin_post(base: &str, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
@@ -110,6 +115,14 @@ impl EngineApi for Client {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(format!("DELETE {url}: HTTP {}", r.status())),
             Err(e) => Err(format!("DELETE {url}: {e}")),
+        }
+    }
+
+    async fn set_dual_write_order(&self, order: &str) -> Result<(), String> {
+        let v = admin_post(self.base_url(), MODE_PATH, &serde_json::json!({"dual_write_order": order})).await?;
+        match v.get("dual_write_order").and_then(|o| o.as_str()) {
+            Some(o) if o == order => Ok(()),
+            _ => Err(format!("the engine did not switch to {order}: {v}")),
         }
     }
 

@@ -80,6 +80,10 @@ impl Run {
         }
         let until = Self::after(self.ctl.now(), self.cfg.min_timeout);
         self.ctl.wait_until(Some(until), &[], "the engine's event stream", |s, _, _| s.engine_connected).await?;
+        if let Some((engine, order)) = self.twin_order(false) {
+            let line = self.ctl.call(super::twin::set_twin_order(engine, order, self.ctl.clock.clone())).await?.map_err(Abort::Failed)?;
+            self.note(line);
+        }
         self.note(format!("ready: {} orders planned, speed ×{}", self.plans.len(), self.cfg.speed));
         Ok(())
     }
@@ -165,6 +169,12 @@ impl Run {
                 }
                 if is_comeback(pa) {
                     self.record_comeback(pod);
+                    let twin_engine = self.rt.topology().twin.as_ref().is_some_and(|t| &t.engine == pod);
+                    // A restarted twin starts with its compose order; the run's goes on.
+                    if let Some((engine, order)) = self.twin_order(true).filter(|_| twin_engine) {
+                        let line = self.ctl.call(super::twin::set_twin_order(engine, order, self.ctl.clock.clone())).await?.map_err(Abort::Failed)?;
+                        self.note(line);
+                    }
                 }
                 let took = Duration::from_millis(self.ctl.now().saturating_sub(started).max(0) as u64);
                 self.action_done(step, text, true, Some(format!("took {}", fmt_duration(took))));

@@ -98,6 +98,10 @@ impl EngineApi for FakeEngine {
         self.record(format!("disarm {id}"));
         Ok(())
     }
+    async fn set_dual_write_order(&self, order: &str) -> Result<(), String> {
+        self.record(format!("order {order}"));
+        Ok(())
+    }
     fn subscribe(&self) -> BoxStream<'static, StreamItem> {
         let rx = self.rx.lock().unwrap().take().expect("one subscription");
         futures::stream::once(async { StreamItem::Connected { after: None } }).chain(tokio_stream::wrappers::UnboundedReceiverStream::new(rx)).boxed()

@@ -71,6 +71,9 @@ pub fn fault_spec(plan: &FaultPlan, dual: bool, order_workflow_id: Option<&str>)
     if let Some(a) = &plan.activity_type {
         spec["activity_type"] = json!(a);
     }
+    if let Some(t) = &plan.transition {
+        spec["transition"] = json!(t);
+    }
     if let Some(id) = order_workflow_id {
         spec["workflow_id_prefix"] = json!(id);
     }
@@ -104,6 +107,17 @@ impl Run {
             armed.push(format!("{side}: {} (fault {id})", spec["point"].as_str().unwrap_or_default()));
         }
         Ok(armed.join("; "))
+    }
+
+    /// The twin's dual-write order for this run, and its engine: the scenario's `twin_order`,
+    /// else the order its engine pod starts with, so an order switched by an earlier run on
+    /// the same pods never leaks into this one. After the run brought the twin's engine back
+    /// (`restarted`), `None` unless the order differs from its start-up one.
+    pub(super) fn twin_order(&self, restarted: bool) -> Option<(Arc<dyn EngineApi>, String)> {
+        let engine = self.twin.as_ref()?.engine.clone();
+        let default = self.rt.topology().twin_order().unwrap_or_else(|| "after-commit".into());
+        let order = self.sc.twin_order.map(|o| o.as_str().to_string()).unwrap_or_else(|| default.clone());
+        (!restarted || order != default).then_some((engine, order))
     }
 
     /// Releases the holds of every fault this run armed on `side`.
@@ -185,6 +199,18 @@ impl Run {
     }
 }
 
+/// Sets the twin's order; the engine may still be starting, so this retries for a minute.
+pub(super) async fn set_twin_order(engine: Arc<dyn EngineApi>, order: String, clock: Arc<dyn crate::clock::Clock>) -> Result<String, String> {
+    let until = Run::after(clock.now_ms(), std::time::Duration::from_secs(60));
+    loop {
+        match engine.set_dual_write_order(&order).await {
+            Ok(()) => return Ok(format!("the dual-write twin runs {order}")),
+            Err(e) if clock.now_ms() >= until => return Err(format!("cannot set the twin's dual-write order to {order}: {e}")),
+            Err(_) => clock.sleep_until(Run::after(clock.now_ms(), std::time::Duration::from_millis(250))).await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -192,7 +218,7 @@ mod tests {
     use super::*;
 
     fn plan(point: &str, kind: FaultKind) -> FaultPlan {
-        FaultPlan { point: point.into(), kind, workflow_type: None, activity_type: Some("charge".into()), order: None, nth: Some(2), count: 1, side: FaultSide::Both }
+        FaultPlan { point: point.into(), kind, workflow_type: None, activity_type: Some("charge".into()), transition: None, order: None, nth: Some(2), count: 1, side: FaultSide::Both }
     }
 
     #[test]
@@ -208,6 +234,11 @@ mod tests {
         // A transactional point maps back onto the twin too.
         let back = fault_spec(&plan("before_commit", FaultKind::Hold), true, None).unwrap();
         assert_eq!(back["point"], "before_state_commit");
+        // A transition travels to both sides as the engine's `transition`.
+        let mut t = plan("after_complete_before_ack", FaultKind::Crash);
+        t.transition = Some("complete_activity".into());
+        assert_eq!(fault_spec(&t, true, None).unwrap()["transition"], "complete_activity");
+        assert_eq!(fault_spec(&t, false, None).unwrap()["transition"], "complete_activity");
     }
 
     #[test]
@@ -228,3 +259,4 @@ mod tests {
         assert_eq!((t.number, t.sku.as_str(), t.amount.as_str()), (2, "mug", "12.00"));
     }
 }
+

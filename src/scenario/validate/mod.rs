@@ -52,6 +52,8 @@ struct Checker<'a> {
     diags: Vec<Diagnostic>,
     /// `[setup] twin = true`: the dual-write twin runs beside the engine.
     twin: bool,
+    /// The twin's order for this run (the setup's, else the compose file's).
+    twin_order: Option<TwinOrder>,
     /// Links an earlier action puts a fault on (a `heal` needs one).
     faulted_links: std::collections::BTreeSet<String>,
 }
@@ -67,7 +69,7 @@ pub fn validate_text(file: &Path, text: &str, ctx: &Context) -> Result<Scenario,
             return Err(vec![Diagnostic::at(file, text, span, msg)]);
         }
     };
-    let mut c = Checker { file, text, ctx, diags: Vec::new(), twin: false, faulted_links: Default::default() };
+    let mut c = Checker { file, text, ctx, diags: Vec::new(), twin: false, twin_order: None, faulted_links: Default::default() };
     let scenario = c.scenario(raw);
     if c.diags.is_empty() {
         Ok(scenario)
@@ -145,6 +147,10 @@ impl Checker<'_> {
                 self.err(t.span(), "the compose file declares no twin (`x-faultline-twin`); use Faultline's docker-compose.yml or add one");
             }
         }
+        let twin_order = raw.setup.as_ref().and_then(|s| s.twin_order.as_ref()).and_then(|o| self.parse_twin_order(o, self.twin));
+        // What the points of the twin are checked against: the order the run sets, else the
+        // one its engine starts with.
+        self.twin_order = twin_order.or_else(|| self.ctx.twin_order().and_then(TwinOrder::parse));
         if let Some(setup) = &raw.setup {
             for (pod, version) in &setup.versions {
                 if let Some(p) = self.pod(pod) {
@@ -186,6 +192,7 @@ impl Checker<'_> {
             timeout,
             versions,
             twin: self.twin,
+            twin_order,
             workload,
             steps,
             expectations,

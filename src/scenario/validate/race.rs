@@ -42,6 +42,7 @@ impl Checker<'_> {
     /// engine pod(s) of its side down in the simulation (so a later step may wait for it to
     /// stop, and start it again).
     pub(super) fn fault(&mut self, a: &RawAction, span: Range<usize>, w: &Workload, twin: bool, sim: &mut BTreeMap<String, Sim>) -> Option<FaultPlan> {
+        let twin_order = self.twin_order;
         let side = self.fault_side(a, twin);
         let Some(point) = &a.point else {
             self.err(span, "`fault` needs a point, e.g. { do = \"fault\", point = \"after_state_commit\", action = \"crash\" }");
@@ -86,7 +87,7 @@ impl Checker<'_> {
             Some(c) => self.count(c, "count", 0),
             None => 1,
         };
-        let mut plan = FaultPlan { point: point.get_ref().clone(), kind, workflow_type: None, activity_type: None, order: None, nth: None, count, side };
+        let mut plan = FaultPlan { point: point.get_ref().clone(), kind, workflow_type: None, activity_type: None, transition: None, order: None, nth: None, count, side };
         if let Some(m) = &a.matcher {
             let m = m.get_ref();
             plan.workflow_type = non_empty(self, &m.workflow_type, "workflow_type");
@@ -102,6 +103,20 @@ impl Checker<'_> {
             if let Some(n) = &m.nth {
                 plan.nth = Some(self.count(n, "match.nth", 1));
             }
+            if let Some(t) = &m.transition {
+                if FAULT_TRANSITIONS.contains(&t.get_ref().as_str()) {
+                    plan.transition = Some(t.get_ref().clone());
+                } else {
+                    self.err(t.span(), format!(
+                        "unknown transition `{}`; match.transition is one of {} (a workflow task that schedules an activity, one that starts a durable timer, an activity's completion)",
+                        t.get_ref(),
+                        FAULT_TRANSITIONS.join(", ")
+                    ));
+                }
+            }
+        }
+        if side.dual_write() {
+            self.point_fires_on_the_twin(point, twin_order);
         }
         if plan.kind == FaultKind::Crash {
             // The engine pods of the side go down (if the fault fires; the simulation assumes
@@ -118,6 +133,38 @@ impl Checker<'_> {
             }
         }
         Some(plan)
+    }
+
+    /// A dual-write point of the other order never fires: say so where it is written.
+    fn point_fires_on_the_twin(&mut self, point: &Spanned<String>, order: Option<TwinOrder>) {
+        let Some(order) = order else { return };
+        let needs = match point.get_ref().as_str() {
+            "after_state_commit" => TwinOrder::AfterCommit,
+            "after_enqueue_before_commit" => TwinOrder::EnqueueFirst,
+            _ => return,
+        };
+        if needs != order {
+            self.err(point.span(), format!(
+                "`{}` never fires on a twin that runs {}: it is a point of the {} order; set `twin_order = \"{}\"` in `[setup]`, or pick another point",
+                point.get_ref(),
+                order.as_str(),
+                needs.as_str(),
+                needs.as_str()
+            ));
+        }
+    }
+
+    /// `[setup] twin_order`: needs the twin; one of the engine's orders.
+    pub(super) fn parse_twin_order(&mut self, raw: &Spanned<String>, twin: bool) -> Option<TwinOrder> {
+        if !twin {
+            self.err(raw.span(), "`twin_order` applies to the dual-write twin; add `twin = true` to `[setup]`");
+            return None;
+        }
+        let order = TwinOrder::parse(raw.get_ref());
+        if order.is_none() {
+            self.err(raw.span(), format!("unknown twin_order `{}`; write \"after-commit\" or \"enqueue-first\"", raw.get_ref()));
+        }
+        order
     }
 
     pub(super) fn release_faults(&mut self, a: &RawAction, twin: bool) -> FaultSide {
