@@ -221,7 +221,9 @@ impl Projection {
         if !was_completed && run.status == faultline_proto::WorkflowStatus::Completed {
             self.completions.record(at, now_ms);
         }
-        if keep && run.closed_at_ms.is_some() && self.opts.history_budget.is_some() {
+        // Only a history whose closing event is in counts: a run the list says is closed
+        // may still be replaying from its first event.
+        if keep && run.closed_by_event && self.opts.history_budget.is_some() {
             let (run_id, kept) = (run.run_id.clone(), run.events.len());
             if self.closed_tracked.insert(idx) {
                 self.closed_kept.push_back((idx, run_id));

@@ -125,6 +125,8 @@ pub struct RunView {
     /// Events of this run no longer in `events`: let go to keep the projection within its
     /// history budget after the run closed.
     pub events_let_go: u64,
+    /// Its closing event was applied (a list row can say closed before its history arrives).
+    pub closed_by_event: bool,
     /// Indices into `events` of the compact view (workflow-task bookkeeping left out).
     pub compact: Vec<u32>,
     /// Id of the last event applied, whether or not `events` keeps it.
@@ -174,6 +176,7 @@ impl RunView {
             events: Vec::new(),
             compact: Vec::new(),
             events_let_go: 0,
+            closed_by_event: false,
             last_event_id: 0,
             activities: BTreeMap::new(),
             timers: BTreeMap::new(),
@@ -375,6 +378,7 @@ impl RunView {
     }
 
     fn close(&mut self, status: WorkflowStatus, at: i64, failure: Option<String>) {
+        self.closed_by_event = true;
         self.status = status;
         self.closed_at_ms = Some(at);
         self.failure = failure;

@@ -196,7 +196,11 @@ impl PodRuntime for DockerRuntime {
         if let super::netem::NetemSupport::Unavailable(why) = super::netem::probe().await {
             return Err(RuntimeError::NetemUnavailable(why.clone()));
         }
-        let pid = self.call(|reply| Request::Pid { pod: pod.to_string(), reply }).await?;
-        super::netem::apply(pid, spec).await
+        match (self.call(|reply| Request::Netns { pod: pod.to_string(), reply }).await?, spec) {
+            (Some(netns), spec) => super::netem::apply(&netns, spec).await,
+            // A pod that is not running took its namespace, and the qdisc on it, along.
+            (None, None) => Ok(()),
+            (None, Some(_)) => Err(RuntimeError::InvalidAction { pod: pod.into(), action: "netem".into(), reason: "it is not running; start it first".into() }),
+        }
     }
 }

@@ -265,9 +265,10 @@ impl ProxyApi {
     /// Puts `fault` on `link`; a toxic of the same type and direction is replaced.
     pub async fn apply(&self, link: &str, fault: &LinkFault) -> Result<(), RuntimeError> {
         let p = format!("/proxies/{}", path_segment(link));
-        match fault.toxic() {
-            None => self.call(reqwest::Method::POST, &p, Some(json!({"enabled": false}))).await.map(drop),
-            Some(t) => {
+        match (fault, fault.toxic()) {
+            (LinkFault::Netem(_), _) => Err(RuntimeError::Other("netem is not the proxy's: it goes on the pod's interface (PodRuntime::netem)".into())),
+            (_, None) => self.call(reqwest::Method::POST, &p, Some(json!({"enabled": false}))).await.map(drop),
+            (_, Some(t)) => {
                 let name = t["name"].as_str().unwrap_or_default().to_string();
                 let _ = self.call(reqwest::Method::DELETE, &format!("{p}/toxics/{name}"), None).await;
                 self.call(reqwest::Method::POST, &format!("{p}/toxics"), Some(t)).await.map(drop)

@@ -366,8 +366,9 @@ pub trait Describe: Send + Sync {
     /// The `nsenter ... tc` line that puts netem on (or lifts it from) the pod `link` reaches.
     fn netem_command(&self, link: &str, spec: Option<&netem::NetemSpec>) -> EquivalentCommand {
         match (self.kind(), self.topology().link(link)) {
+            (_, Err(e)) => EquivalentCommand::NotOneLine { reason: e.to_string() },
             (RuntimeKind::Docker, Ok(l)) => EquivalentCommand::Line(netem::command(&self.project().container_name(&l.to), spec)),
-            (kind, _) => EquivalentCommand::NotOneLine { reason: format!("netem needs the Docker runtime on Linux; this is the {kind} runtime") },
+            (kind, Ok(_)) => EquivalentCommand::NotOneLine { reason: format!("netem needs the Docker runtime on Linux; this is the {kind} runtime") },
         }
     }
     /// The `curl` that lifts `fault` from `link`.

@@ -1,6 +1,8 @@
 //! Kernel netem in a pod's network namespace: the optional, Linux-and-root-only way to
-//! delay and drop packets below the fault proxy (`nsenter -t <pid> -n tc qdisc replace dev
-//! eth0 root netem ...`). It needs the `sch_netem` module, which many kernels (this
+//! delay and drop packets below the fault proxy (`nsenter --net=<sandbox key> tc qdisc
+//! replace dev eth0 root netem ...`). It acts on every packet the pod sends, to any peer,
+//! not on one link. The namespace is Docker's sandbox key, which exists only when the
+//! daemon is on this host, and never the host's own. It needs the `sch_netem` module, which many kernels (this
 //! project's CI among them) and Docker Desktop's VM lack, so it is probed once, in a
 //! throw-away network namespace, and where it is missing every netem step says why and
 //! does nothing: the fault proxy's toxics are the faults that work everywhere.
@@ -101,7 +103,7 @@ pub fn read_probe(success: bool, stderr: &str) -> NetemSupport {
     if stderr.contains("qdisc kind is unknown") {
         NetemSupport::Unavailable("netem unavailable on this kernel (no sch_netem module: try `modprobe sch_netem`)".into())
     } else if stderr.contains("Operation not permitted") {
-        NetemSupport::Unavailable("netem needs root (CAP_NET_ADMIN) to change a network namespace".into())
+        NetemSupport::Unavailable("netem needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to enter and change a network namespace".into())
     } else {
         NetemSupport::Unavailable(format!("netem unavailable on this kernel: `tc` answered: {stderr}"))
     }
@@ -126,7 +128,10 @@ async fn probe_now() -> NetemSupport {
             return NetemSupport::Unavailable(format!("netem needs `{tool}` (Debian: apt install iproute2 util-linux)"));
         }
     }
-    let out = Command::new("unshare").args(["-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]).output().await;
+    let (Some(unshare), Some(tc)) = (which("unshare"), which("tc")) else {
+        return NetemSupport::Unavailable("netem needs `unshare` and `tc` (Debian: apt install iproute2 util-linux)".into());
+    };
+    let out = Command::new(unshare).arg("-n").arg(tc).args(["qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]).output().await;
     match out {
         Ok(o) => read_probe(o.status.success(), &String::from_utf8_lossy(&o.stderr)),
         Err(e) => NetemSupport::Unavailable(format!("netem probe could not run `unshare`: {e}")),
@@ -146,32 +151,52 @@ fn which(tool: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&path).chain(["/usr/sbin".into(), "/sbin".into()]).map(|d| d.join(tool)).find(|p| p.is_file())
 }
 
-/// Puts `spec` on (or with `None` lifts netem from) the network namespace of process `pid`.
-pub async fn apply(pid: i64, spec: Option<&NetemSpec>) -> Result<(), RuntimeError> {
+/// Puts `spec` on (or with `None` lifts netem from) the network namespace at `netns` (a
+/// container's sandbox key, `/var/run/docker/netns/...`).
+pub async fn apply(netns: &str, spec: Option<&NetemSpec>) -> Result<(), RuntimeError> {
     if let NetemSupport::Unavailable(why) = probe().await {
         return Err(RuntimeError::NetemUnavailable(why.clone()));
     }
-    if !std::path::Path::new(&format!("/proc/{pid}/ns/net")).exists() {
-        return Err(RuntimeError::NetemUnavailable(format!(
-            "the pod's process ({pid}) is not visible on this host, so its network namespace cannot be entered (Docker in a VM?)"
-        )));
-    }
+    check_not_ours(netns)?;
     let args = match spec {
         Some(s) => s.tc_args(POD_INTERFACE),
         None => clear_args(POD_INTERFACE),
     };
-    let out = Command::new("nsenter")
-        .args(["-t", &pid.to_string(), "-n", "tc"])
+    let (Some(nsenter), Some(tc)) = (which("nsenter"), which("tc")) else {
+        return Err(RuntimeError::NetemUnavailable("netem needs `nsenter` and `tc` (Debian: apt install iproute2 util-linux)".into()));
+    };
+    let out = Command::new(nsenter)
+        .arg(format!("--net={netns}"))
+        .arg(tc)
         .args(&args)
         .output()
         .await
         .map_err(|e| RuntimeError::NetemUnavailable(format!("could not run nsenter: {e}")))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Lifting netem where none is set is already done.
-    if out.status.success() || (spec.is_none() && stderr.contains("handle of zero")) {
+    if out.status.success() || (spec.is_none() && (stderr.contains("handle of zero") || stderr.contains("No such file"))) {
         return Ok(());
     }
     Err(RuntimeError::Other(format!("tc {} failed: {}", args.join(" "), stderr.trim())))
+}
+
+/// Refuses a namespace that is not on this host (a remote daemon, Docker in a VM) or that is
+/// this process's own: a qdisc there would slow the host's own interface.
+fn check_not_ours(netns: &str) -> Result<(), RuntimeError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(target) = std::fs::metadata(netns) else {
+        return Err(RuntimeError::NetemUnavailable(format!(
+            "the pod's network namespace ({netns}) is not on this host: the Docker daemon is remote or runs in a VM"
+        )));
+    };
+    for own in ["/proc/self/ns/net", "/proc/1/ns/net"] {
+        if let Ok(m) = std::fs::metadata(own) {
+            if (m.dev(), m.ino()) == (target.dev(), target.ino()) {
+                return Err(RuntimeError::NetemUnavailable(format!("{netns} is the host's own network namespace; netem is refused there")));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The command that does [`apply`] by hand on the container `container`.
@@ -180,7 +205,7 @@ pub fn command(container: &str, spec: Option<&NetemSpec>) -> String {
         Some(s) => s.tc_args(POD_INTERFACE),
         None => clear_args(POD_INTERFACE),
     };
-    format!("nsenter -t $(docker inspect -f '{{{{.State.Pid}}}}' {container}) -n tc {}", args.join(" "))
+    format!("nsenter --net=$(docker inspect -f '{{{{.NetworkSettings.SandboxKey}}}}' {container}) tc {}", args.join(" "))
 }
 
 #[cfg(test)]
@@ -197,7 +222,7 @@ mod tests {
         assert_eq!(clear_args("eth0").join(" "), "qdisc del dev eth0 root");
         assert_eq!(
             command("faultline-payment", Some(&loss_only)),
-            "nsenter -t $(docker inspect -f '{{.State.Pid}}' faultline-payment) -n tc qdisc replace dev eth0 root netem loss 5%"
+            "nsenter --net=$(docker inspect -f '{{.NetworkSettings.SandboxKey}}' faultline-payment) tc qdisc replace dev eth0 root netem loss 5%"
         );
     }
 

@@ -110,7 +110,7 @@ impl RaceView {
     /// by itself and counts only those); `None` watches every workflow of the twin engine.
     pub fn new(twin_orders: Option<&[String]>, prefix: &str, twin_pod: &str) -> Self {
         let scope = if twin_orders.is_some() { Scope::Registered } else { Scope::All };
-        let mut store = Projection::new(ProjectionOptions { scope, keep_history: true, notable: false, history_budget: None });
+        let mut store = Projection::new(ProjectionOptions { scope, keep_history: true, notable: false, history_budget: Some(crate::dashboard::app::HISTORY_BUDGET) });
         for id in twin_orders.into_iter().flatten() {
             store.register(id);
         }
@@ -205,7 +205,10 @@ impl RaceView {
 /// records nor ledger rows: the dashboard does not read them).
 pub fn side_input(side: Side, p: &Projection) -> SideInput {
     let mut input = SideInput::new(side);
-    input.orders = p.order_ids().into_iter().map(String::from).collect();
+    // An order whose history the dashboard let go (its budget) cannot be judged: leaving it
+    // out keeps it from reading as stuck.
+    let let_go: std::collections::HashSet<&str> = p.runs().iter().filter(|r| r.events_let_go > 0).filter_map(|r| p.root_of(&r.workflow_id)).collect();
+    input.orders = p.order_ids().into_iter().filter(|id| !let_go.contains(id)).map(String::from).collect();
     for r in p.runs() {
         let Some(order) = p.root_of(&r.workflow_id) else { continue };
         if r.events.is_empty() {

@@ -32,8 +32,9 @@ pub(super) enum Request {
     EnsurePod { pod: String, reply: Reply<()> },
     Act { pod: String, action: PodAction, reply: Reply<()> },
     Status { reply: Reply<Vec<PodStatus>> },
-    /// The host PID of the pod's running container (to enter its network namespace).
-    Pid { pod: String, reply: Reply<i64> },
+    /// The network namespace (Docker's sandbox key) of the pod's running container, or
+    /// `None` when it is not running.
+    Netns { pod: String, reply: Reply<Option<String>> },
     /// Sent by the event watcher: re-inspect every pod.
     Refresh,
     Down { volumes: bool, reply: Reply<()> },
@@ -109,8 +110,8 @@ impl Actor {
                 Request::Status { reply } => {
                     let _ = reply.send(Ok(self.refresh().await));
                 }
-                Request::Pid { pod, reply } => {
-                    let _ = reply.send(self.pid(&pod).await);
+                Request::Netns { pod, reply } => {
+                    let _ = reply.send(self.netns(&pod).await);
                 }
                 Request::Refresh => {
                     self.refresh_pending.store(false, Ordering::SeqCst);
@@ -321,13 +322,13 @@ impl Actor {
         }
     }
 
-    async fn pid(&self, pod: &str) -> Result<i64, RuntimeError> {
+    async fn netns(&self, pod: &str) -> Result<Option<String>, RuntimeError> {
         let name = self.project.container_name(pod);
         let c = self.docker.inspect_container(&name, None::<q::InspectContainerOptions>).await.map_err(|e| docker_err("netem", pod, e))?;
-        match c.state.and_then(|s| s.pid) {
-            Some(pid) if pid > 0 => Ok(pid),
-            _ => Err(RuntimeError::InvalidAction { pod: pod.into(), action: "netem".into(), reason: "it is not running; start it first".into() }),
+        if !c.state.and_then(|s| s.running).unwrap_or(false) {
+            return Ok(None);
         }
+        Ok(c.network_settings.and_then(|n| n.sandbox_key).filter(|k| !k.is_empty()))
     }
 
     /// Inspects every pod, publishes the statuses, (re)attaches log followers.

@@ -49,7 +49,8 @@ impl Run {
             self.heal_tasks.push((task_link, tokio::spawn(async move {
                 clock.sleep_until(at).await;
                 let r = rt.heal_link(&link, Some(kind)).await;
-                if let Some(kinds) = lock(&faulted).get_mut(&link) {
+                // A heal that failed stays for the end of the run to try again.
+                if let (Ok(()), Some(kinds)) = (&r, lock(&faulted).get_mut(&link)) {
                     kinds.remove(kind);
                 }
                 let (ok, detail) = match r {
@@ -118,11 +119,15 @@ impl Run {
 /// it reaches, which the proxy knows nothing of.
 async fn heal_link_fully(rt: Arc<dyn PodRuntime>, faulted: Faulted, link: &str) -> Result<(), RuntimeError> {
     let netem = lock(&faulted).get(link).is_some_and(|k| k.contains("netem"));
-    if netem {
-        rt.heal_link(link, Some("netem")).await?;
-        if let Some(kinds) = lock(&faulted).get_mut(link) {
-            kinds.remove("netem");
-        }
+    let netem_healed = if netem { rt.heal_link(link, Some("netem")).await } else { Ok(()) };
+    if let (Ok(()), Some(kinds)) = (&netem_healed, lock(&faulted).get_mut(link)) {
+        kinds.remove("netem");
     }
-    rt.heal_link(link, None).await
+    // The proxy's faults are lifted whether or not the netem heal worked.
+    let proxy_healed = rt.heal_link(link, None).await;
+    match (netem_healed, proxy_healed) {
+        (Ok(()), r) => r,
+        (Err(e), Ok(())) => Err(e),
+        (Err(n), Err(p)) => Err(RuntimeError::Other(format!("{n}; and {p}"))),
+    }
 }
