@@ -259,3 +259,14 @@ fn the_light_theme_paints_every_cell_of_the_race_view() {
         assert_eq!(unpainted, 0, "{w}x{h}: the light theme paints its own background everywhere");
     }
 }
+
+#[test]
+fn live_an_order_not_started_yet_is_not_judged_stuck() {
+    use crate::projection::{Options, Projection, Scope};
+    let mut p = Projection::new(Options { scope: Scope::Registered, keep_history: true, notable: false, history_budget: None });
+    p.register("order-1");
+    assert!(super::race::side_input(Side::Transactional, &p).orders.is_empty());
+    let mut s = Stream::new(1_000);
+    p.apply_stream(s.ev("order-1", started(None)), 1_000);
+    assert_eq!(super::race::side_input(Side::Transactional, &p).orders, vec!["order-1".to_string()]);
+}

@@ -208,7 +208,9 @@ pub fn side_input(side: Side, p: &Projection) -> SideInput {
     // An order whose history the dashboard let go (its budget) cannot be judged: leaving it
     // out keeps it from reading as stuck.
     let let_go: std::collections::HashSet<&str> = p.runs().iter().filter(|r| r.events_let_go > 0).filter_map(|r| p.root_of(&r.workflow_id)).collect();
-    input.orders = p.order_ids().into_iter().filter(|id| !let_go.contains(id)).map(String::from).collect();
+    // Nor can an order not started yet: live, it is not stuck, only not seen (the runner's
+    // final check still counts an order the engine never saw).
+    input.orders = p.order_ids().into_iter().filter(|id| !let_go.contains(id) && p.get(id).is_some()).map(String::from).collect();
     for r in p.runs() {
         let Some(order) = p.root_of(&r.workflow_id) else { continue };
         if r.events.is_empty() {
