@@ -337,6 +337,11 @@ impl App {
                 self.mark();
             }
             AppEvent::History { workflow_id, run_id, workflow_type, events } => {
+                // A history paged back in after the budget let it go, or a backfill.
+                if self.store.restore_history(&workflow_id, &run_id, &events) {
+                    self.mark();
+                    return Vec::new();
+                }
                 for e in events {
                     self.store.apply_event(&workflow_id, &run_id, &workflow_type, e, self.now_ms);
                 }

@@ -105,6 +105,9 @@ pub enum ActionRequest {
     ScenarioAdvance,
     /// Fetch `describe` for the selected workflow (pollers, pending workflow task).
     Describe { workflow_id: String },
+    /// Page back from the engine the history of a closed run the dashboard let go (its
+    /// history budget).
+    FetchHistory { workflow_id: String, run_id: String },
     /// Leave the dashboard; `leave_pods_running` decides whether the topology is taken down.
     Quit { leave_pods_running: bool },
 }

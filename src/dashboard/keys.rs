@@ -196,7 +196,11 @@ impl App {
                     self.selected_wf = Some(id.clone());
                     self.history_sel = None;
                     self.described = None;
-                    return vec![ActionRequest::Describe { workflow_id: id }];
+                    let mut reqs = vec![ActionRequest::Describe { workflow_id: id.clone() }];
+                    if let Some(run) = self.store.get(&id).filter(|r| r.events.is_empty() && r.events_let_go > 0) {
+                        reqs.push(ActionRequest::FetchHistory { workflow_id: id, run_id: run.run_id.clone() });
+                    }
+                    return reqs;
                 }
             }
         }

@@ -454,6 +454,13 @@ impl Executor {
                     }
                 });
             }
+            ActionRequest::FetchHistory { workflow_id, run_id } => {
+                tokio::spawn(async move {
+                    if let Ok(h) = c.history_of_run(&workflow_id, &run_id).await {
+                        let _ = tx.send(AppEvent::History { workflow_id: h.workflow_id, run_id: h.run_id, workflow_type: String::new(), events: h.events }).await;
+                    }
+                });
+            }
             ActionRequest::ScenarioAdvance => {
                 if let Some(s) = &self.scenario {
                     let _ = s.send(RunCommand::Advance);

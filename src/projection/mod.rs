@@ -294,6 +294,26 @@ impl Projection {
         }
     }
 
+    /// Puts back the history of a closed run that was let go (paged back from the engine
+    /// when it is looked at); it counts against the budget again as the newest. Whether it
+    /// was one to put back.
+    pub fn restore_history(&mut self, workflow_id: &str, run_id: &str, events: &[HistoryEvent]) -> bool {
+        let Some(&idx) = self.by_id.get(workflow_id) else { return false };
+        let run = &mut self.runs[idx];
+        if run.run_id != run_id || !run.events.is_empty() || run.events_let_go == 0 || events.is_empty() {
+            return false;
+        }
+        run.compact = events.iter().enumerate().filter(|(_, e)| !is_bookkeeping(&e.kind)).map(|(i, _)| i as u32).collect();
+        run.events = events.to_vec();
+        run.events_let_go = 0;
+        if self.closed_tracked.insert(idx) {
+            self.closed_kept.push_back((idx, run_id.to_string()));
+            self.closed_kept_events += events.len();
+        }
+        self.let_go_of_old_histories();
+        true
+    }
+
     /// Events of closed runs kept now (at most the budget).
     pub fn closed_events_kept(&self) -> usize {
         self.closed_kept_events

@@ -162,6 +162,15 @@ fn the_history_budget_lets_go_of_the_first_closed_histories_and_keeps_open_ones(
     // The counts never forget: only histories are let go.
     assert_eq!((p.counts().completed, p.counts().started), (3, 4));
     assert_eq!(p.get("a").unwrap().status, WorkflowStatus::Completed);
+    // Looked at again: its history is paged back in, and the oldest kept one (b's is gone,
+    // so c's) makes room.
+    let mut again = Stream::new(T0);
+    let history: Vec<_> = [started(None), scheduled(1, "ChargePayment"), completed()].into_iter().map(|k| again.ev("a", k).event).collect();
+    assert!(p.restore_history("a", "a-run", &history));
+    assert_eq!(p.get("a").map(|r| (r.events.len(), r.events_let_go, r.compact.len())), Some((3, 0, 3)));
+    assert_eq!(p.get("c").map(|r| r.events.len()), Some(0));
+    assert_eq!(p.closed_events_kept(), 3);
+    assert!(!p.restore_history("a", "a-run", &history), "a kept history is not replaced");
 }
 
 #[test]

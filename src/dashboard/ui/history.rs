@@ -214,7 +214,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     if run.events.is_empty() && run.events_let_go > 0 {
         let url = app.opts.engine_url.trim_end_matches('/');
         lines.push(Line::from(Span::styled(
-            format!("the {} events of this closed workflow were let go: the dashboard keeps the last {} events of closed workflows.", run.events_let_go, crate::dashboard::app::HISTORY_BUDGET),
+            format!("the {} events of this closed workflow were let go (the dashboard keeps the last {} events of closed workflows); selecting it pages them back from the engine. By hand:", run.events_let_go, crate::dashboard::app::HISTORY_BUDGET),
             t.dim(),
         )));
         lines.push(Line::from(Span::styled(format!("curl -s {url}/api/v1/workflows/{}/history", run.workflow_id), t.base())));
