@@ -112,12 +112,7 @@ fn race_app_in(theme: super::theme::ThemeName) -> App {
     app
 }
 
-fn screen(app: &App, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-    term.draw(|f| super::ui::draw(f, app)).expect("draw");
-    let buf = term.backend().buffer();
-    (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n").collect()
-}
+use super::tests::screen;
 
 #[test]
 fn a_twin_scenario_opens_the_view_and_the_live_check_finds_the_lost_task() {

@@ -115,6 +115,11 @@ fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     term
 }
 
+/// The screen `app` draws at `w`x`h`, as text (one line per row).
+pub(super) fn screen(app: &App, w: u16, h: u16) -> String {
+    screen_text(&render(app, w, h))
+}
+
 fn screen_text(term: &Terminal<TestBackend>) -> String {
     let buf = term.backend().buffer();
     let mut s = String::new();

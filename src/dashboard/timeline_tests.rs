@@ -2,8 +2,6 @@
 //! and a child with a pending timer: insta snapshots at 100x30 and 200x60, and the key.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
 
 use super::app::{App, AppOptions};
 use super::event::AppEvent;
@@ -22,12 +20,7 @@ fn app_with_order() -> App {
     app
 }
 
-fn screen(app: &App, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-    term.draw(|f| super::ui::draw(f, app)).expect("draw");
-    let buf = term.backend().buffer();
-    (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n").collect()
-}
+use super::tests::screen;
 
 #[test]
 fn t_opens_and_closes_the_timeline_and_esc_closes_it() {
