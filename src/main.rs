@@ -44,6 +44,10 @@ struct Common {
     /// When the dashboard closes: leave the pods running, or take them down. Asks when not given.
     #[arg(long, global = true, value_enum)]
     on_exit: Option<OnExit>,
+    /// Use the images as they are (e.g. loaded with `faultline images --load`): no cargo
+    /// build at start. `R` still rebuilds a pod from source.
+    #[arg(long, global = true, env = faultline::runtime::images::NO_BUILD_ENV)]
+    no_build: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -61,11 +65,30 @@ enum RuntimeChoice {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Builds the binaries and the FROM scratch images (skips those already up to date).
+    /// Builds the binaries and the FROM scratch images (skips those already up to date);
+    /// saves them to a tar file for other machines, or loads such a file.
     Images {
         /// Rebuild even when up to date.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "load")]
         force: bool,
+        /// Build (if needed), then write every image to FILE (a `docker save` tar), e.g. to
+        /// hand out on a USB stick at a workshop.
+        #[arg(long, value_name = "FILE", conflicts_with = "load")]
+        save: Option<PathBuf>,
+        /// Load the images from FILE (written by --save); then start with --no-build to use
+        /// them as they are.
+        #[arg(long, value_name = "FILE")]
+        load: Option<PathBuf>,
+    },
+    /// Rebuilds one pod from source and redeploys it (the dashboard's `R`): builds only its
+    /// binaries and images, recreates it at the version it runs, waits until it serves, and
+    /// prints each stage with its time.
+    Rebuild {
+        /// The pod, e.g. payment.
+        pod: String,
+        /// Print the timings as one JSON line (for scripts/workshop-loop.sh).
+        #[arg(long)]
+        json: bool,
     },
     /// Benchmarks the engine and SDK (chain, timer, retry), optionally killing the engine
     /// (--kill-engine K) to prove no workflow is lost and no activity runs twice.
@@ -166,6 +189,10 @@ fn main() {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if cli.common.no_build {
+        // Read where the runtime prepares its images; set before any thread starts.
+        std::env::set_var(faultline::runtime::images::NO_BUILD_ENV, "1");
+    }
     let opens_dashboard =
         matches!(cli.command, None | Some(Command::Attach { .. }) | Some(Command::Run { headless: false, .. }) | Some(Command::Replay { to_cast: None, .. }));
     if !opens_dashboard {
@@ -210,11 +237,42 @@ fn run() -> anyhow::Result<()> {
             ))?;
             std::process::exit(verdict_exit_code(verdict))
         }
-        Some(Command::Images { force }) => {
+        Some(Command::Images { force, save, load }) => {
+            use faultline::runtime::images;
             let rt = tokio::runtime::Runtime::new()?;
-            let reports = rt.block_on(faultline::runtime::images::ensure_images(&cli.common.compose, force))?;
-            println!("{}", faultline::runtime::images::summary(&reports));
-            Ok(())
+            rt.block_on(async {
+                if let Some(file) = load {
+                    println!("{}", faultline::runtime::bundle::load_images(&cli.common.compose, &file).await?);
+                    return anyhow::Ok(());
+                }
+                let reports = images::ensure_images(&cli.common.compose, force).await?;
+                println!("{}", images::summary(&reports));
+                if let Some(file) = save {
+                    println!("{}", faultline::runtime::bundle::save_images(&cli.common.compose, &file).await?);
+                }
+                Ok(())
+            })
+        }
+        Some(Command::Rebuild { pod, json }) => {
+            let project = cli.common.project()?;
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                let access = faultline::runtime::Access::Control;
+                let connected = faultline::runtime::connect(cli.common.choice(), &cli.common.compose, &project, access).await?;
+                if let Some(notice) = &connected.notice {
+                    eprintln!("{notice}");
+                }
+                let started = std::time::Instant::now();
+                let progress = |line: &str| eprintln!("  {line}");
+                let stage = |s: faultline::runtime::RebuildStage| eprintln!("[{:>5.1}s] {}", started.elapsed().as_secs_f64(), s.word());
+                let timings = faultline::runtime::workshop::timed_rebuild(&*connected.runtime, &pod, &progress, &stage).await?;
+                if json {
+                    println!("{}", serde_json::to_string(&timings)?);
+                } else {
+                    println!("{}\n{}", timings.summary, timings.line());
+                }
+                anyhow::Ok(())
+            })
         }
         Some(Command::Down { volumes }) => {
             let project = cli.common.project()?;

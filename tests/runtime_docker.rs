@@ -36,7 +36,7 @@ async fn docker_topology_lifecycle() {
     // Same binaries again: every image is recognised as up to date by its content hash.
     let binaries = reports.iter().map(|r| (r.binary.clone(), r.binary_path.clone())).collect();
     let docker = faultline::runtime::docker::connect_daemon().await.expect("daemon");
-    let again = build_images(&docker, rt.topology(), &binaries, false, &|l: &str| eprintln!("{l}"))
+    let again = build_images(&docker, &rt.topology().images, &binaries, false, &|l: &str| eprintln!("{l}"))
         .await
         .expect("faultline images, again");
     assert!(again.iter().all(|r| r.outcome == ImageOutcome::UpToDate), "{again:?}");

@@ -8,13 +8,15 @@
 //! - [`money`]: exact decimal amounts and currencies.
 //! - [`api`]: request/response bodies and paths of the four services.
 //! - [`client`]: a typed HTTP client of the services (activities, audits, tests).
-//! - [`services`]: inventory, payment (with the workshop bug in its v1 build), shipping,
-//!   notification.
+//! - [`services`]: inventory, shipping, notification, and the handler helpers every
+//!   service shares. Payment, with the workshop bug in its v1 build, is the crate
+//!   `faultline-payment` (demo-services/payment/), so fixing it recompiles only that crate.
 //! - [`order`]: the Order and Shipment workflows, their activities, inputs and outputs, and
 //!   a product catalog for generating realistic orders.
 //!
-//! Binaries (`src/bin/`): `inventory`, `payment` (v1-bugged), `payment-v2` (v2-fixed),
-//! `shipping`, `notification`, `order-worker`; each is a few lines over this library.
+//! Binaries (`src/bin/`): `inventory`, `shipping`, `notification`, `order-worker`; each is
+//! a few lines over this library. `payment` (v1-bugged) and `payment-v2` (v2-fixed) are
+//! faultline-payment's.
 
 pub mod api;
 pub mod client;

@@ -4,7 +4,7 @@
 //! approved by signal, one whose approval times out, one canceled) and audits the ledgers:
 //! every order charged exactly once, compensated ones refunded and released.
 //!
-//! Builds the binaries first with `cargo build --release -p faultline-engine -p faultline-demo
+//! Builds the binaries first with `cargo build --release -p faultline-engine -p faultline-demo -p faultline-payment
 //! --bins` (cargo releases its lock before running tests).
 
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Where the release binaries are, built first (once per test process).
 fn bin_dir() -> PathBuf {
-    faultline_testkit::bins::build_packages(&["faultline-engine", "faultline-demo"])
+    faultline_testkit::bins::build_packages(&["faultline-engine", "faultline-demo", "faultline-payment"])
 }
 
 use faultline_testkit::net::free_port;

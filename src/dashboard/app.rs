@@ -224,6 +224,8 @@ pub struct App {
     /// First line shown of the JSON overlay.
     pub json_scroll: u16,
     pub notices: VecDeque<Notice>,
+    /// The last rebuild (`R`): its stages and times, shown in the footer.
+    pub rebuild: Option<super::rebuild::RebuildView>,
     /// The race view (`w`): the dual-write twin's side next to this one.
     pub race: RaceView,
     pub quit: bool,
@@ -261,6 +263,7 @@ impl App {
             overlay: Overlay::None,
             json_scroll: 0,
             notices: VecDeque::new(),
+            rebuild: None,
             quit: false,
             dirty: true,
             next_id: 1,
@@ -400,7 +403,22 @@ impl App {
                 self.scenario.get_or_insert_with(ScenarioView::default).apply(se);
                 self.mark();
             }
+            AppEvent::RebuildStage { id, stage } => {
+                if let Some(r) = self.rebuild.as_mut().filter(|r| r.id == id) {
+                    r.begin(stage, self.now_ms);
+                    self.mark();
+                }
+            }
             AppEvent::ActionDone { id, result } => {
+                if let Some(r) = self.rebuild.as_mut().filter(|r| r.id == id) {
+                    r.finish(result.is_ok(), self.now_ms);
+                    // The outcome of a rebuild is news whatever was done meanwhile.
+                    if let Some(i) = self.notices.iter().position(|n| n.id == id) {
+                        if let Some(n) = self.notices.remove(i) {
+                            self.notices.push_back(n);
+                        }
+                    }
+                }
                 if let Some(n) = self.notices.iter_mut().find(|n| n.id == id) {
                     n.state = match result {
                         Ok(detail) => NoticeState::Ok(detail),

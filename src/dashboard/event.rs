@@ -5,7 +5,7 @@ use crossterm::event::KeyEvent;
 use faultline_proto::{DescribeWorkflowResponse, HistoryEvent, PollerInfo, StreamEvent, WorkflowSummary};
 
 use super::link::ScenarioEvent;
-use crate::runtime::{LinkFault, LinkStatus, LogLine, PodAction, PodStatus};
+use crate::runtime::{LinkFault, LinkStatus, LogLine, PodAction, PodStatus, RebuildStage};
 
 /// Everything the app state reacts to. Nothing here performs I/O.
 // Stream events dominate the traffic; boxing them would cost an allocation each.
@@ -46,6 +46,8 @@ pub enum AppEvent {
     Scenario(ScenarioEvent),
     /// An action requested earlier finished: `Ok(detail)` or `Err(message)`.
     ActionDone { id: u64, result: Result<String, String> },
+    /// The rebuild requested as action `id` (`R`) began a stage.
+    RebuildStage { id: u64, stage: RebuildStage },
     /// Time passed (from the injected clock).
     Tick { now_ms: i64 },
     /// A key was pressed.

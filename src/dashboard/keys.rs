@@ -260,8 +260,14 @@ impl App {
             }
             KeyCode::Char(c @ ('l' | 'x')) => return self.link_key(&*rt, &pod.name, c),
             KeyCode::Char('R') => {
+                if let Some(r) = self.rebuild.as_ref().filter(|r| r.finished.is_none()) {
+                    let secs = r.elapsed_ms(self.now_ms) / 1000;
+                    self.inform(format!("a rebuild of {} is running ({secs}s); press R again once it is done", r.pod));
+                    return Vec::new();
+                }
                 let cmd = rt.rebuild_command(&pod.name).to_string();
                 let id = self.notify(format!("rebuild {} from source and redeploy", pod.name), cmd);
+                self.rebuild = Some(super::rebuild::RebuildView::new(id, pod.name.clone(), self.now_ms));
                 return vec![ActionRequest::RebuildAndRedeploy { id, pod: pod.name, version: pod.version }];
             }
             _ => return Vec::new(),

@@ -52,7 +52,7 @@ fn order(s: &mut Stream, id: &str, start: i64, lost: bool) -> Vec<StreamEvent> {
 }
 
 fn pod(name: &str, state: PodState, exit_code: Option<i64>) -> PodStatus {
-    PodStatus { name: name.into(), version: "latest".into(), state, health: Health::Unknown, restarts: 0, started_at: None, exit_code }
+    PodStatus { name: name.into(), version: "latest".into(), state, health: Health::Unknown, restarts: 0, started_at: None, exit_code, image_id: None }
 }
 
 /// Both sides of the run at `NOW`, with the faults and the live check.

@@ -53,6 +53,7 @@ fn session_events() -> Vec<AppEvent> {
             restarts: 0,
             started_at: Some(UNIX_EPOCH + Duration::from_millis(T0 as u64)),
             exit_code: None,
+            image_id: None,
         })
     };
     for name in ["engine", "inventory", "shipping", "notification", "worker"] {

@@ -420,7 +420,7 @@ impl Executor {
                 let Some(rt) = self.runtime.clone() else { return };
                 let logs = self.tx.clone();
                 tokio::spawn(async move {
-                    let res = super::rebuild::rebuild_and_redeploy(rt, &pod, logs).await;
+                    let res = super::rebuild::rebuild_and_redeploy(rt, id, &pod, logs).await;
                     done(id, res).await
                 });
             }

@@ -79,7 +79,7 @@ impl Story {
             }
             let health = if state == PodState::Running { Health::Healthy } else { Health::Unknown };
             let started_at = Some(UNIX_EPOCH + Duration::from_millis((T0 - 60_000) as u64));
-            self.app.update(AppEvent::Pod(PodStatus { name: name.into(), version, state, health, restarts: 0, started_at, exit_code: None }));
+            self.app.update(AppEvent::Pod(PodStatus { name: name.into(), version, state, health, restarts: 0, started_at, exit_code: None, image_id: None }));
         }
     }
 

@@ -15,7 +15,7 @@ use super::event::{ActionRequest, AppEvent};
 use super::link::{ScenarioEvent, StepInfo};
 use crate::projection::ActivityState;
 use super::theme::ThemeName;
-use crate::runtime::{Health, LogLine, PodState, PodStatus};
+use crate::runtime::{Health, LogLine, PodState, PodStatus, RebuildStage};
 
 const FIXTURE: &str = include_str!("../../tests/fixtures/orders.jsonl");
 /// 2025-11-25T12:00:00Z, the start of the recording.
@@ -49,6 +49,7 @@ fn pod(name: &str, version: &str, state: PodState, health: Health, restarts: u32
         restarts,
         started_at: Some(UNIX_EPOCH + Duration::from_millis((NOW as u64).saturating_sub(up_s * 1000))),
         exit_code: None,
+        image_id: None,
     }
 }
 
@@ -504,4 +505,55 @@ fn link_faults_show_under_their_pod_and_l_x_toggle_them_with_their_curl() {
     app.update(AppEvent::Links(vec![link("worker->payment", true, &[])]));
     assert!(!screen_text(&render(&app, 100, 30)).contains("cut"));
     assert!(!screen_text(&render(&app, 200, 60)).contains('↳'));
+}
+
+#[test]
+fn a_rebuild_shows_its_stages_with_their_times_then_the_total() {
+    let mut app = demo_app(ThemeName::Dark);
+    for _ in 0..2 {
+        app.update(code(KeyCode::Tab));
+    }
+    app.update(key('j'));
+    app.update(key('j'));
+    let reqs = app.update(key('R'));
+    let [ActionRequest::RebuildAndRedeploy { id, pod, .. }] = &reqs[..] else { panic!("{reqs:?}") };
+    let (id, pod) = (*id, pod.clone());
+    assert_eq!(pod, "payment");
+    let at = |app: &mut App, ms: i64| app.update(AppEvent::Tick { now_ms: NOW + ms });
+    app.update(AppEvent::RebuildStage { id, stage: RebuildStage::Compile });
+    at(&mut app, 10_400);
+    app.update(AppEvent::RebuildStage { id, stage: RebuildStage::Image });
+    at(&mut app, 10_900);
+    let text = screen(&app, 100, 30);
+    assert!(text.contains(" R payment ✓ compile 10.4s ▸ ● image 0.5s ▸ redeploy ▸ serving   10.9s"), "{text}");
+    // A second R while it runs is refused, with the elapsed time; the stages stay in view
+    // on the row below.
+    assert!(app.update(key('R')).is_empty());
+    let text = screen(&app, 100, 30);
+    assert!(text.contains("a rebuild of payment is running (10s)"), "{text}");
+    assert!(text.contains(" R payment ✓ compile 10.4s ▸ ● image 0.5s"), "{text}");
+    app.update(AppEvent::RebuildStage { id, stage: RebuildStage::Redeploy });
+    at(&mut app, 11_400);
+    app.update(AppEvent::RebuildStage { id, stage: RebuildStage::Serving });
+    at(&mut app, 13_500);
+    // Its outcome is news again, whatever came after the key press.
+    app.update(AppEvent::ActionDone { id, result: Ok("payment rebuilt and redeployed (v1-bugged)".into()) });
+    let text = screen(&app, 100, 30);
+    assert!(text.contains(" ✓ payment rebuilt and serving in 13.5s compile 10.4s · image 0.5s · redeploy 0.5s · serving 2.1s"), "{text}");
+}
+
+#[test]
+fn a_failed_rebuild_names_the_stage_it_failed_at() {
+    let mut app = demo_app(ThemeName::Dark);
+    for _ in 0..2 {
+        app.update(code(KeyCode::Tab));
+    }
+    let reqs = app.update(key('R'));
+    let [ActionRequest::RebuildAndRedeploy { id, pod, .. }] = &reqs[..] else { panic!("{reqs:?}") };
+    let (id, pod) = (*id, pod.clone());
+    app.update(AppEvent::RebuildStage { id, stage: RebuildStage::Compile });
+    app.update(AppEvent::Tick { now_ms: NOW + 4_000 });
+    app.update(AppEvent::ActionDone { id, result: Err(format!("rebuild of {pod} failed: cargo build failed (exit status: 101)")) });
+    let text = screen(&app, 100, 30);
+    assert!(text.contains(&format!("✗ rebuild of {pod} failed: cargo build failed (exit status: 101) (4.0s at compile;")), "{text}");
 }

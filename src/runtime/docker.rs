@@ -15,6 +15,7 @@ mod actor;
 pub mod commands;
 pub mod spec;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ use super::hub::Hub;
 use super::lock::ProjectLock;
 use super::{
     images, Describe, EquivalentCommand, Health, LogLine, PodAction, PodRuntime, PodState, PodStatus, Progress, Project,
-    RuntimeError, RuntimeKind, RuntimeSetup, Topology,
+    RebuildStage, RuntimeError, RuntimeKind, RuntimeSetup, StageReport, Topology,
 };
 
 /// Connects to the local daemon (DOCKER_HOST or the default socket), negotiates the API
@@ -101,11 +102,34 @@ impl DockerRuntime {
         self.hub.snapshot().into_iter().find(|s| s.name == pod)
     }
 
-    /// The binaries (cargo) and the images that are missing or out of date.
-    async fn build(&self, progress: Progress<'_>) -> Result<(), RuntimeError> {
-        let bins = images::locate_binaries_async(self.setup.workspace.clone(), &self.setup.topology, progress).await?;
+    /// `--no-build`: every image must be there already (built or loaded); nothing is built.
+    async fn check_images(&self, progress: Progress<'_>) -> Result<(), RuntimeError> {
         let docker = connect_daemon().await?;
-        images::build_images(&docker, &self.setup.topology, &bins, false, progress).await?;
+        let mut missing = Vec::new();
+        for image in self.setup.topology.images.keys() {
+            if docker.inspect_image(image).await.is_err() {
+                missing.push(image.as_str());
+            }
+        }
+        if !missing.is_empty() {
+            return Err(RuntimeError::Other(format!(
+                "images missing: {} (--no-build / {} uses the images as they are); load them with `faultline images --load FILE`, or drop --no-build to build them",
+                missing.join(", "),
+                images::NO_BUILD_ENV
+            )));
+        }
+        progress(&format!("using the {} images as they are (--no-build): nothing built", self.setup.topology.images.len()));
+        Ok(())
+    }
+
+    /// The binaries (cargo) of `images` (image -> binary), then those of the images that are
+    /// missing or out of date. `stage` hears when the images begin.
+    async fn build(&self, images: &BTreeMap<String, String>, progress: Progress<'_>, stage: StageReport<'_>) -> Result<(), RuntimeError> {
+        let names = images.values().cloned().collect();
+        let bins = images::locate_binaries_async(self.setup.workspace.clone(), names, progress).await?;
+        stage(RebuildStage::Image);
+        let docker = connect_daemon().await?;
+        images::build_images(&docker, images, &bins, false, progress).await?;
         Ok(())
     }
 }
@@ -139,7 +163,10 @@ impl Describe for DockerRuntime {
 #[async_trait::async_trait]
 impl PodRuntime for DockerRuntime {
     async fn prepare(&self, progress: Progress<'_>) -> Result<(), RuntimeError> {
-        self.build(progress).await
+        if images::no_build() {
+            return self.check_images(progress).await;
+        }
+        self.build(&self.setup.topology.images, progress, &|_| {}).await
     }
 
     async fn up(&self) -> Result<(), RuntimeError> {
@@ -165,16 +192,23 @@ impl PodRuntime for DockerRuntime {
         self.call(|reply| Request::Act { pod: pod.to_string(), action, reply }).await
     }
 
-    async fn rebuild(&self, pod: &str, progress: Progress<'_>) -> Result<String, RuntimeError> {
+    async fn rebuild(&self, pod: &str, progress: Progress<'_>, stage: StageReport<'_>) -> Result<String, RuntimeError> {
         let spec = self.setup.topology.pod(pod)?;
         let version = self
             .current(pod)
             .filter(|s| s.state != PodState::Missing)
             .map(|s| s.version)
             .unwrap_or_else(|| super::split_image(&spec.image).1.to_string());
-        self.build(progress).await?;
+        // Only this pod's binaries and images: the rest of the topology did not change.
+        stage(RebuildStage::Compile);
+        self.build(&self.setup.topology.images_of(pod), progress, stage).await?;
+        stage(RebuildStage::Redeploy);
         progress(&format!("redeploying {pod} ({version}) on the rebuilt image"));
+        // The network and volumes, for a pod rebuilt before the topology was ever up.
+        self.call(|reply| Request::Prepare { reply }).await?;
         self.act(pod, PodAction::Deploy { version: version.clone() }).await?;
+        stage(RebuildStage::Serving);
+        self.wait_ready(pod).await?;
         Ok(format!("{pod} rebuilt and redeployed ({version})"))
     }
 

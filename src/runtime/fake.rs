@@ -138,6 +138,7 @@ impl FakeRuntime {
             restarts: 0,
             started_at: None,
             exit_code: None,
+            image_id: None,
         })
     }
 
@@ -189,9 +190,12 @@ impl PodRuntime for FakeRuntime {
         Ok(())
     }
 
-    async fn rebuild(&self, pod: &str, _progress: Progress<'_>) -> Result<String, RuntimeError> {
+    async fn rebuild(&self, pod: &str, _progress: Progress<'_>, stage: super::StageReport<'_>) -> Result<String, RuntimeError> {
+        stage(super::RebuildStage::Compile);
         let version = self.current(pod).version;
+        stage(super::RebuildStage::Redeploy);
         self.act(pod, PodAction::Deploy { version: version.clone() }).await?;
+        stage(super::RebuildStage::Serving);
         Ok(format!("{pod} rebuilt and redeployed ({version})"))
     }
 

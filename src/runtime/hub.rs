@@ -146,6 +146,7 @@ mod tests {
             restarts: 0,
             started_at: None,
             exit_code: None,
+            image_id: None,
         }
     }
 

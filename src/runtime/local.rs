@@ -37,7 +37,7 @@ use super::images::locate_binaries_async;
 use super::lock::ProjectLock;
 use super::{
     ports, split_image, Describe, EquivalentCommand, Health, LogLine, PodAction, PodRuntime, PodState, PodStatus,
-    Progress, Project, RuntimeError, RuntimeKind, RuntimeSetup, Topology,
+    Progress, Project, RebuildStage, RuntimeError, RuntimeKind, RuntimeSetup, StageReport, Topology,
 };
 
 /// Grace period between SIGTERM and SIGKILL on stop.
@@ -69,6 +69,7 @@ impl Proc {
             restarts: self.starts.saturating_sub(1),
             started_at: self.started_at,
             exit_code: self.exit_code,
+            image_id: None,
         }
     }
 }
@@ -158,7 +159,7 @@ impl LocalRuntime {
 
     /// Builds (cargo) or finds the binaries now, replacing what was located before.
     async fn locate(&self, progress: Progress<'_>) -> Result<(), RuntimeError> {
-        let found = locate_binaries_async(self.setup.workspace.clone(), &self.shared.topology, progress).await?;
+        let found = locate_binaries_async(self.setup.workspace.clone(), self.shared.topology.binaries(), progress).await?;
         *self.binaries.lock().await = Some(found);
         Ok(())
     }
@@ -362,12 +363,23 @@ impl PodRuntime for LocalRuntime {
         self.locate(progress).await
     }
 
-    async fn rebuild(&self, pod: &str, progress: Progress<'_>) -> Result<String, RuntimeError> {
+    async fn rebuild(&self, pod: &str, progress: Progress<'_>, stage: StageReport<'_>) -> Result<String, RuntimeError> {
         let spec = self.shared.topology.pod(pod)?;
         let version = self.shared.update(pod, |p| split_image(&p.image).1.to_string()).unwrap_or_else(|| split_image(&spec.image).1.to_string());
-        self.locate(progress).await?;
+        stage(RebuildStage::Compile);
+        if self.binaries.lock().await.is_none() {
+            self.locate(progress).await?;
+        } else {
+            // Only this pod's binaries; the paths of the others stay as they were.
+            let names = self.shared.topology.images_of(pod).into_values().collect();
+            let found = locate_binaries_async(self.setup.workspace.clone(), names, progress).await?;
+            self.binaries.lock().await.get_or_insert_with(Default::default).extend(found);
+        }
+        stage(RebuildStage::Redeploy);
         progress(&format!("restarting {pod} ({version}) on the new build"));
         self.act(pod, PodAction::Deploy { version: version.clone() }).await?;
+        stage(RebuildStage::Serving);
+        self.wait_ready(pod).await?;
         Ok(format!("{pod} rebuilt and redeployed ({version})"))
     }
 

@@ -23,6 +23,7 @@
 //! - `links`: the worker's links through the fault proxy, their faults and the proxy's API.
 //! - `connect`: picks the runtime (`auto` falls back from Docker to local with a notice).
 
+pub mod bundle;
 pub mod compose;
 pub mod docker;
 pub mod fake;
@@ -32,6 +33,7 @@ pub mod local;
 pub mod netem;
 pub mod lock;
 pub mod project;
+pub mod workshop;
 mod connect;
 mod hub;
 mod ports;
@@ -43,7 +45,7 @@ pub use images::Progress;
 pub use links::{Direction, Link, LinkFault, LinkStatus};
 pub use project::{Project, DEFAULT_PROJECT, PROJECT_LABEL};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use futures::stream::BoxStream;
@@ -149,6 +151,19 @@ impl Topology {
             .collect()
     }
 
+    /// The images `pod` can run (every `x-faultline-images` entry of its repository), each
+    /// with the workspace binary packed into it: what `R` rebuilds.
+    pub fn images_of(&self, pod: &str) -> BTreeMap<String, String> {
+        let Some(p) = self.pods.iter().find(|p| p.name == pod) else { return BTreeMap::new() };
+        let (repo, _) = split_image(&p.image);
+        self.images.iter().filter(|(i, _)| split_image(i).0 == repo).map(|(i, b)| (i.clone(), b.clone())).collect()
+    }
+
+    /// Every workspace binary `x-faultline-images` names.
+    pub fn binaries(&self) -> BTreeSet<String> {
+        self.images.values().cloned().collect()
+    }
+
     /// The image reference of `pod` at `version`, if `x-faultline-images` lists it.
     pub fn image_at(&self, pod: &str, version: &str) -> Result<String, RuntimeError> {
         let p = self.pod(pod)?;
@@ -167,6 +182,36 @@ impl Topology {
         }
     }
 }
+
+/// A stage of the workshop loop ([`PodRuntime::rebuild`]), in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RebuildStage {
+    /// cargo builds the pod's binaries.
+    Compile,
+    /// The pod's images are packed (Docker; local processes skip it).
+    Image,
+    /// The pod is recreated on the new build.
+    Redeploy,
+    /// Waiting for the new pod to answer its health check.
+    Serving,
+}
+
+impl RebuildStage {
+    pub const ALL: [RebuildStage; 4] = [Self::Compile, Self::Image, Self::Redeploy, Self::Serving];
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Compile => "compile",
+            Self::Image => "image",
+            Self::Redeploy => "redeploy",
+            Self::Serving => "serving",
+        }
+    }
+}
+
+/// Hears each [`RebuildStage`] of a rebuild as it begins.
+pub type StageReport<'a> = &'a (dyn Fn(RebuildStage) + Send + Sync);
 
 /// `repo:tag` -> (`repo`, `tag`), with `latest` when there is no tag.
 pub fn split_image(image: &str) -> (&str, &str) {
@@ -213,6 +258,10 @@ pub struct PodStatus {
     pub started_at: Option<SystemTime>,
     /// Exit code of the last exit, if any.
     pub exit_code: Option<i64>,
+    /// The short id of the image the container runs (Docker; `None` for local processes),
+    /// so a report can say which build served each step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
 }
 
 /// One line of a pod's output.
@@ -413,9 +462,10 @@ pub trait PodRuntime: Describe {
     /// `volumes`, data too), nothing of another project.
     async fn down(&self, volumes: bool) -> Result<(), RuntimeError>;
     async fn act(&self, pod: &str, action: PodAction) -> Result<(), RuntimeError>;
-    /// The workshop loop: builds the binaries from source (and the images), then redeploys
-    /// `pod` at the version it runs now. Returns a one-line summary.
-    async fn rebuild(&self, pod: &str, progress: Progress<'_>) -> Result<String, RuntimeError>;
+    /// The workshop loop: builds `pod`'s binaries from source (and, for Docker, its images:
+    /// only those), redeploys it at the version it runs now and waits until it serves.
+    /// `stage` hears each [`RebuildStage`] as it begins. Returns a one-line summary.
+    async fn rebuild(&self, pod: &str, progress: Progress<'_>, stage: StageReport<'_>) -> Result<String, RuntimeError>;
     async fn status(&self) -> Result<Vec<PodStatus>, RuntimeError>;
     /// Live stream of pod status changes (a snapshot per change).
     fn status_stream(&self) -> BoxStream<'static, PodStatus>;

@@ -69,7 +69,7 @@ impl PodRuntime for ReadOnly {
     async fn heal_link(&self, _link: &str, _kind: Option<&str>) -> Result<(), RuntimeError> {
         Err(self.refuse())
     }
-    async fn rebuild(&self, _pod: &str, _progress: Progress<'_>) -> Result<String, RuntimeError> {
+    async fn rebuild(&self, _pod: &str, _progress: Progress<'_>, _stage: super::StageReport<'_>) -> Result<String, RuntimeError> {
         Err(self.refuse())
     }
     async fn status(&self) -> Result<Vec<PodStatus>, RuntimeError> {

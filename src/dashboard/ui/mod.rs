@@ -24,6 +24,7 @@ mod race;
 mod race_faults;
 mod race_history;
 mod race_witness;
+mod rebuild;
 mod scenario;
 mod stage;
 mod status;

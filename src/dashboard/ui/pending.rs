@@ -52,14 +52,8 @@ fn items<'a>(app: &'a App, run: Option<&'a RunView>, width: usize) -> Vec<Item<'
                 let label = if left_ms > 0 { format!("retry in {}", fmt_countdown(left_ms)) } else { "retry due".to_string() };
                 out.push(Item::Gauge { left, ratio, label, warn: true });
                 if let Some(f) = &a.last_failure {
-                    // The failure is the lesson: give it up to two rows.
-                    let room = width.saturating_sub(4).max(10);
-                    let chars: Vec<char> = f.chars().collect();
-                    for (i, chunk) in chars.chunks(room).take(2).enumerate() {
-                        let mut text: String = chunk.iter().collect();
-                        if i == 1 && chars.len() > 2 * room {
-                            text = trunc(&format!("{text}…"), room);
-                        }
+                    // The failure is the lesson: give it up to two rows, broken between words.
+                    for (i, text) in failure_rows(f, width.saturating_sub(4).max(10)).into_iter().enumerate() {
                         let lead = if i == 0 { "  └ " } else { "    " };
                         out.push(Item::Text(Line::from(vec![Span::styled(lead, t.dim()), Span::styled(text, t.fg(t.err))])));
                     }
@@ -92,6 +86,20 @@ fn items<'a>(app: &'a App, run: Option<&'a RunView>, width: usize) -> Vec<Item<'
     out
 }
 
+/// `failure` in at most two rows of `room` columns, broken between words; the second ends
+/// with `…` when the rest does not fit.
+fn failure_rows(failure: &str, room: usize) -> Vec<String> {
+    let rows = textwrap::wrap(failure, room);
+    if rows.len() <= 2 {
+        return rows.iter().map(|r| r.to_string()).collect();
+    }
+    // The first row is a prefix of the message; the second is rewrapped with room for " …".
+    let first = rows[0].to_string();
+    let rest = failure.trim_start().get(first.len()..).unwrap_or("").trim_start();
+    let second = textwrap::wrap(rest, room.saturating_sub(2).max(1)).first().map(|r| r.to_string()).unwrap_or_default();
+    vec![first, format!("{second} …")]
+}
+
 /// Rows wanted (capped by the caller).
 pub fn height(app: &App, big: bool, width: u16) -> u16 {
     let rows: u16 = items(app, app.selected_run(), width as usize)
@@ -102,6 +110,22 @@ pub fn height(app: &App, big: bool, width: u16) -> u16 {
         })
         .sum();
     rows + 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failure_rows;
+
+    #[test]
+    fn a_failure_breaks_between_words_and_says_when_it_is_cut() {
+        let f = "payment failed (500 AmountMismatch): amount mismatch on order bugged-pod-10aba2-003: the order says 27.45 EUR";
+        let rows = failure_rows(f, 40);
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|r| r.chars().count() <= 40), "{rows:?}");
+        assert_eq!(rows[0], "payment failed (500 AmountMismatch):");
+        assert!(rows[1].starts_with("amount mismatch on order") && rows[1].ends_with('…'), "{rows:?}");
+        assert_eq!(failure_rows("dns error", 40), ["dns error"]);
+    }
 }
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {

@@ -116,8 +116,9 @@ pub(crate) fn shorten_command(cmd: &str, max: usize) -> String {
 pub fn footer(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let w = area.width as usize;
-    let notice = match app.notices.back() {
-        Some(n) => {
+    let notice = match (app.notices.back(), app.rebuild.as_ref()) {
+        (Some(n), Some(r)) if n.id == r.id => super::rebuild::line(app, r, n, w),
+        (Some(n), _) => {
             let (mark, style) = match &n.state {
                 NoticeState::Pending => ("… ".to_string(), t.bold().fg(t.warn)),
                 NoticeState::Ok(_) => ("✓ ".to_string(), t.bold().fg(t.ok)),
@@ -142,12 +143,16 @@ pub fn footer(f: &mut Frame, app: &App, area: Rect) {
             }
             Line::from(spans)
         }
-        None => Line::from(Span::styled(" press ? for help", t.dim())),
+        (None, _) => Line::from(Span::styled(" press ? for help", t.dim())),
     };
     let [notice_a, keys_a] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     f.render_widget(Paragraph::new(notice).style(t.base()), notice_a);
-    let keys = match app.input {
-        Some(target) => {
+    // A rebuild still running while another notice came after it keeps its stages in view
+    // in place of the keys.
+    let running = app.rebuild.as_ref().filter(|r| r.finished.is_none() && app.notices.back().is_some_and(|n| n.id != r.id));
+    let keys = match (app.input, running.and_then(|r| app.notices.iter().find(|n| n.id == r.id).map(|n| (r, n)))) {
+        (None, Some((r, n))) => super::rebuild::line(app, r, n, w),
+        (Some(target), _) => {
             let (what, buf) = match target {
                 InputTarget::Workflows => ("filter workflows", &app.wf_filter),
                 InputTarget::Logs => ("filter logs", &app.logs.filter),
@@ -158,7 +163,7 @@ pub fn footer(f: &mut Frame, app: &App, area: Rect) {
                 Span::styled("   Enter apply · Esc clear", t.dim()),
             ])
         }
-        None => {
+        (None, None) => {
             let mut s = vec![Span::raw(" ")];
             let race: &[(&str, &str)] = match app.race.focus {
                 RaceFocus::Orders => &[("↑↓", "order"), ("Tab", "counters"), ("w", "close")],

@@ -155,6 +155,7 @@ mod tests {
             restarts: 0,
             started_at: None,
             exit_code: None,
+            image_id: None,
         };
         let start = line(render(&s, "payment", &PodAction::Start, Some(&missing)));
         assert!(start.starts_with("docker run -d --name faultline-payment"), "{start}");

@@ -104,6 +104,7 @@ pub fn status_of(
         restarts,
         started_at: None,
         exit_code: None,
+        image_id: None,
     };
     let Some(c) = inspect else { return missing };
     let image = c.config.as_ref().and_then(|c| c.image.clone()).unwrap_or_else(|| default_image.into());
@@ -150,7 +151,14 @@ pub fn status_of(
         restarts: restarts.saturating_add(u32::try_from(c.restart_count.unwrap_or(0)).unwrap_or(0)),
         started_at: state.started_at.as_deref().and_then(parse_time),
         exit_code,
+        image_id: c.image.as_deref().map(short_image_id),
     }
+}
+
+/// `sha256:3f2a9c1b7d2e…` -> `3f2a9c1b7d2e`, as `docker ps` shows it.
+pub fn short_image_id(id: &str) -> String {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.chars().take(12).collect()
 }
 
 /// Docker's "never" is the zero time `0001-01-01T00:00:00Z`.
@@ -201,6 +209,7 @@ mod tests {
     fn inspect(status: ContainerStateStatusEnum, attached: bool) -> ContainerInspectResponse {
         ContainerInspectResponse {
             config: Some(ContainerConfig { image: Some("faultline/payment:v2-fixed".into()), ..Default::default() }),
+            image: Some("sha256:3f2a9c1b7d2e4f60a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718".into()),
             state: Some(ContainerState {
                 status: Some(status),
                 exit_code: Some(137),
@@ -226,9 +235,10 @@ mod tests {
         assert_eq!((killed.state, killed.exit_code), (PodState::Exited, Some(137)));
         assert_eq!(s(ContainerStateStatusEnum::EXITED, true, Intent::Stopped).state, PodState::Stopped);
         assert_eq!(killed.version, "v2-fixed");
+        assert_eq!(killed.image_id.as_deref(), Some("3f2a9c1b7d2e"), "the image it runs, as `docker ps` names it");
         assert!(killed.started_at.is_some());
         let missing = status_of("payment", "faultline/payment:v1-bugged", None, "faultline", Intent::Run, 0);
-        assert_eq!((missing.state, missing.version.as_str()), (PodState::Missing, "v1-bugged"));
+        assert_eq!((missing.state, missing.version.as_str(), missing.image_id), (PodState::Missing, "v1-bugged", None));
     }
 
     #[test]

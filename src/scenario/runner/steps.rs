@@ -139,7 +139,14 @@ impl Run {
         // The versions the pods run as the step starts: the report says what was deployed when.
         let versions = {
             let s = self.shared.borrow();
-            s.pods.values().map(|p| format!("{} {} ({:?})", p.name, p.version, p.state).to_lowercase()).collect::<Vec<_>>().join(", ")
+            s.pods
+                .values()
+                .map(|p| {
+                    let image = p.image_id.as_deref().map(|id| format!(", image {id}")).unwrap_or_default();
+                    format!("{} {} ({}{image})", p.name, p.version, format!("{:?}", p.state).to_lowercase())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         if !versions.is_empty() {
             let entry = TimelineEntry { at_ms: self.now_ms(), kind: EntryKind::Pods, text: format!("pods at step {}: {versions}", i + 1) };

@@ -2,10 +2,9 @@
 //! its v2 fix, over real HTTP and a real SQLite ledger.
 
 use super::*;
-use crate::api::paths;
-use crate::client::CallFailure;
-use crate::order::catalog;
-use crate::services::testing::TestService;
+use faultline_demo::client::CallFailure;
+use faultline_demo::order::catalog;
+use faultline_demo::services::testing::TestService;
 
 fn eur() -> Currency {
     Currency::parse("EUR").unwrap()

@@ -2,7 +2,7 @@
 //! Same library code as `payment`; only the build constant differs.
 use std::process::ExitCode;
 
-use faultline_demo::services::payment::{self, PaymentBuild};
+use faultline_payment::{self as payment, PaymentBuild};
 
 const BUILD: PaymentBuild = PaymentBuild::V2Fixed;
 

@@ -2,7 +2,7 @@
 //! `payment-v2` is the same service built with `PaymentBuild::V2Fixed`.
 use std::process::ExitCode;
 
-use faultline_demo::services::payment::{self, PaymentBuild};
+use faultline_payment::{self as payment, PaymentBuild};
 
 const BUILD: PaymentBuild = PaymentBuild::V1Bugged;
 

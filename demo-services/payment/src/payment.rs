@@ -1,4 +1,6 @@
-//! Payment: charges an order and refunds it (the compensation).
+//! The demo payment service: charges an order and refunds it (the compensation). The
+//! workshop bug lives in this file, in a crate of its own so that fixing it recompiles this
+//! crate and nothing else.
 //!
 //! - `POST /charges` [`ChargeRequest`] -> 201 [`Charge`]; 400 `InvalidAmount`,
 //!   400 `UnsupportedCurrency`; 500 `AmountMismatch` when the amount about to be charged is
@@ -8,9 +10,10 @@
 //! - `GET /ledger`, and `GET /ledger/orders` ([`OrderBalance`] per order) to audit
 //!   "each order charged exactly once, net of refunds".
 //!
-//! Two builds come from this one source: `payment` (v1-bugged) and `payment-v2` (v2-fixed).
-//! They differ only in the [`PaymentBuild`] their `main` passes in. See the workshop section
-//! of demo-services/README.md.
+//! Two builds come from this one source: `payment` (v1-bugged) and `payment-v2` (v2-fixed),
+//! the binaries in `src/bin/`. They differ only in the [`PaymentBuild`] their `main` passes
+//! in. The shared server parts (ledger, money, API types, handler helpers) come from
+//! `faultline-demo`. See the workshop section of demo-services/README.md.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -20,12 +23,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rusqlite::params;
 
-use super::{idempotency_key, make_id, parse_body, refuse_if_closed, reply, to_json};
-use crate::api::{paths, Charge, ChargeRequest, OrderBalance, Refund, RefundRequest};
-use crate::error::ServiceError;
-use crate::ledger::{Ledger, NewEntry};
-use crate::money::{self, Currency};
-use crate::server::ServiceSpec;
+use faultline_demo::api::{paths, Charge, ChargeRequest, OrderBalance, Refund, RefundRequest};
+use faultline_demo::error::ServiceError;
+use faultline_demo::ledger::{Ledger, NewEntry};
+use faultline_demo::money::{self, Currency};
+use faultline_demo::server::ServiceSpec;
+use faultline_demo::services::{idempotency_key, ledger_entries, make_id, parse_body, refuse_if_closed, reply, to_json};
 
 pub const SPEC: ServiceSpec = ServiceSpec { name: "payment", default_port: 8082, extra_schema: "" };
 
@@ -62,7 +65,7 @@ pub fn router(ledger: Ledger, build: PaymentBuild) -> Router {
         .with_state(Payment { ledger: ledger.clone(), build })
         .merge(
             Router::new()
-                .route(paths::LEDGER, get(super::ledger_entries))
+                .route(paths::LEDGER, get(ledger_entries))
                 .route(paths::BALANCES, get(balances))
                 .with_state(ledger),
         )
@@ -194,5 +197,4 @@ async fn balances(State(ledger): State<Ledger>) -> Result<Json<Vec<OrderBalance>
 }
 
 #[cfg(test)]
-#[path = "payment_tests.rs"]
 mod tests;
