@@ -60,3 +60,38 @@ async fn docker_topology_lifecycle() {
     }
     assert_nothing_of_project_remains(&project).await;
 }
+
+/// `R` (and `faultline rebuild`) on Docker, on a project with nothing up yet: only the pod's
+/// binaries and images, the network made for it, the pod recreated and serving, each stage
+/// heard in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_redeploys_the_pod_and_waits_until_it_serves() {
+    use faultline::runtime::workshop::timed_rebuild;
+    use faultline::runtime::RebuildStage;
+    let compose = compose_path();
+    let project = test_project("rebuild", 20500);
+    let connected = match connect(RuntimeChoice::Docker, &compose, &project, Access::Control).await {
+        Ok(c) => c,
+        Err(e) if skip_without_docker(&e, "a_rebuild_redeploys_the_pod_and_waits_until_it_serves") => return,
+        Err(e) => panic!("cannot connect to Docker: {e}"),
+    };
+    let rt = connected.runtime;
+    rt.down(true).await.expect("clean slate");
+    let docker = faultline::runtime::docker::connect_daemon().await.expect("daemon");
+    let engine_before = docker.inspect_image("faultline/engine:latest").await.ok().and_then(|i| i.id);
+    let lines = std::sync::Mutex::new(Vec::<String>::new());
+    let progress = |l: &str| lines.lock().unwrap().push(l.to_string());
+    let heard = std::sync::Mutex::new(Vec::new());
+    let t = timed_rebuild(&*rt, "payment", &progress, &|s| heard.lock().unwrap().push(s)).await.expect("rebuild");
+    eprintln!("{}", t.line());
+    assert_eq!(*heard.lock().unwrap(), RebuildStage::ALL, "every stage, in order");
+    let lines = lines.lock().unwrap().join("\n");
+    assert!(lines.contains("--bin payment --bin payment-v2") && !lines.contains("--bins"), "only payment's binaries: {lines}");
+    assert!(!lines.contains("faultline/engine"), "no other image is looked at: {lines}");
+    let status = rt.status().await.expect("status").into_iter().find(|s| s.name == "payment").expect("payment");
+    assert_eq!((status.state, status.health, status.version.as_str()), (PodState::Running, Health::Healthy, "v1-bugged"));
+    assert!(status.image_id.as_ref().is_some_and(|id| id.len() == 12), "{status:?}");
+    assert_eq!(docker.inspect_image("faultline/engine:latest").await.ok().and_then(|i| i.id), engine_before);
+    rt.down(true).await.expect("down");
+    assert_nothing_of_project_remains(&project).await;
+}
