@@ -57,6 +57,23 @@ pub(crate) fn step_text(step: &Step) -> String {
 
 /// The prefix every listed id shares, cut after a separator (`order-bugged-pod-k3x9-`), so
 /// the rows can show only what tells them apart. Empty when it would not help.
+#[cfg(test)]
+mod tests {
+    use super::{shared_prefix, short_id};
+
+    #[test]
+    fn children_keep_their_word_and_the_order_number() {
+        let orders = ["order-bugged-pod-dc2084-006", "order-bugged-pod-dc2084-005"];
+        let prefix = shared_prefix(orders.into_iter());
+        assert_eq!(prefix, "order-bugged-pod-dc2084-");
+        assert_eq!(short_id(orders[0], false, &prefix), "006");
+        assert_eq!(short_id("shipment-bugged-pod-dc2084-006", true, &prefix), "shipment-006");
+        assert_eq!(short_id("order-1005/3", true, "order-"), "1005/3");
+        assert_eq!(short_id("elsewhere-1", true, &prefix), "elsewhere-1");
+        assert_eq!(short_id("order-7", false, ""), "order-7");
+    }
+}
+
 pub(crate) fn shared_prefix<'a>(ids: impl Iterator<Item = &'a str>) -> String {
     let mut prefix: Option<&str> = None;
     let mut n = 0;
@@ -79,11 +96,31 @@ pub(crate) fn shared_prefix<'a>(ids: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
+/// How a row names its workflow: without the prefix the orders share; a child (whose id
+/// starts with its own word) without the rest of that prefix, so under
+/// `order-bugged-pod-k3x9-` the child `shipment-bugged-pod-k3x9-006` reads `shipment-006`.
+pub(crate) fn short_id(id: &str, is_child: bool, prefix: &str) -> String {
+    if let Some(rest) = id.strip_prefix(prefix).filter(|_| !prefix.is_empty()) {
+        return rest.to_string();
+    }
+    let after_first_word = prefix.find(['-', '_', '.', '/']).map(|i| &prefix[i + 1..]).unwrap_or("");
+    match id.find(after_first_word) {
+        Some(at) if is_child && after_first_word.len() >= 4 => format!("{}{}", &id[..at], &id[at + after_first_word.len()..]),
+        _ => id.to_string(),
+    }
+}
+
 pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let t = &app.theme;
     let vis = app.visible_workflows();
     let runs = app.store.runs();
-    let prefix = shared_prefix(vis.iter().map(|i| runs[*i].workflow_id.as_str()));
+    // The orders' shared prefix: children (`shipment-…`) would otherwise reduce it to nothing.
+    let orders = vis.iter().filter(|i| runs[**i].parent.is_none()).count();
+    let prefix = if orders >= 2 {
+        shared_prefix(vis.iter().filter(|i| runs[**i].parent.is_none()).map(|i| runs[*i].workflow_id.as_str()))
+    } else {
+        shared_prefix(vis.iter().map(|i| runs[*i].workflow_id.as_str()))
+    };
     let mut title = format!(" Workflows {}", vis.len());
     if !prefix.is_empty() {
         title.push_str(&format!(" · {prefix}…"));
@@ -107,7 +144,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let offset = (sel_pos + 1).saturating_sub(rows_fit);
     // The id column is as wide as the longest short id shown (the shared prefix is in the
     // title); the step column takes the rest, so `ChargePayment ×5` survives at 100 columns.
-    let longest = vis.iter().map(|i| runs[*i].workflow_id.strip_prefix(prefix.as_str()).unwrap_or(&runs[*i].workflow_id).chars().count() + 1).max().unwrap_or(4);
+    let short = |i: usize| short_id(&runs[i].workflow_id, runs[i].parent.is_some(), &prefix);
+    let longest = vis.iter().map(|i| short(*i).chars().count() + 1).max().unwrap_or(4);
     let id_w = longest.clamp(4, if big { 24 } else { 16 }) as u16;
     let fixed = if big { 12 + 10 + 3 + 6 + 6 } else { 9 + 5 + 3 };
     let step_w: u16 = area.width.saturating_sub(2 + id_w + fixed).clamp(10, if big { 28 } else { 22 });
@@ -118,8 +156,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
         let retried = r.attempt > 1;
         let step_label = run_step_text(r);
         let indent = if r.parent.is_some() { "└" } else { "" };
-        let short = r.workflow_id.strip_prefix(prefix.as_str()).unwrap_or(&r.workflow_id);
-        let mut cells = vec![Span::styled(trunc(&format!("{indent}{short}"), id_w as usize), t.base())];
+        let mut cells = vec![Span::styled(trunc(&format!("{indent}{}", short(*i)), id_w as usize), t.base())];
         if big {
             cells.push(Span::styled(trunc(&r.workflow_type, 12), t.dim()));
         }
