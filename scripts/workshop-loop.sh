@@ -22,16 +22,17 @@ FIX='    let cents = (value.fract() * currency.scale() as f64).round() as i64;'
 
 grep -qF "$BUG" "$FILE" || { echo "$FILE does not hold the shipped bug line; restore it: git checkout $FILE" >&2; exit 1; }
 backup=$(mktemp)
+errors=$(mktemp)
 cp "$FILE" "$backup"
+FL=("${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release/faultline" --runtime docker --project "$PROJECT" --port-offset "$OFFSET")
+restore() {
+  cp "$backup" "$FILE" && rm -f "$backup" "$errors"
+  [ -x "${FL[0]}" ] && "${FL[@]}" down --volumes >/dev/null 2>&1 || true
+}
+trap restore EXIT
 
 echo "== building faultline and the images (not timed)" >&2
 cargo build --release --quiet
-FL=(target/x86_64-unknown-linux-gnu/release/faultline --runtime docker --project "$PROJECT" --port-offset "$OFFSET")
-restore() {
-  cp "$backup" "$FILE" && rm -f "$backup"
-  "${FL[@]}" down --volumes >/dev/null 2>&1 || true
-}
-trap restore EXIT
 "${FL[@]}" images >/dev/null
 "${FL[@]}" rebuild payment --json >/dev/null   # the pod up on the current build
 
@@ -47,7 +48,7 @@ PY
 results=()
 for i in $(seq 1 "$RUNS"); do
   if (( i % 2 )); then swap "$BUG" "$FIX"; what=fix; else swap "$FIX" "$BUG"; what=undo; fi
-  line=$("${FL[@]}" rebuild payment --json 2>/dev/null)
+  line=$("${FL[@]}" rebuild payment --json 2>"$errors") || { echo "run $i failed:" >&2; cat "$errors" >&2; exit 1; }
   echo "run $i ($what): $line"
   results+=("$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["total_ms"])' "$line")")
 done

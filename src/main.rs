@@ -44,8 +44,9 @@ struct Common {
     /// When the dashboard closes: leave the pods running, or take them down. Asks when not given.
     #[arg(long, global = true, value_enum)]
     on_exit: Option<OnExit>,
-    /// Use the images as they are (e.g. loaded with `faultline images --load`): no cargo
-    /// build at start. `R` still rebuilds a pod from source.
+    /// Use the images and binaries as they are (e.g. images loaded with `faultline images
+    /// --load`): no cargo build at start, nor of the benchmark's engine. `R` still rebuilds
+    /// a pod from source.
     #[arg(long, global = true, env = faultline::runtime::images::NO_BUILD_ENV)]
     no_build: bool,
 }
@@ -189,9 +190,12 @@ fn main() {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Read where the runtime prepares its images and the bench its engine; set (or cleared:
+    // clap already read a "false" from it) before any thread starts.
     if cli.common.no_build {
-        // Read where the runtime prepares its images; set before any thread starts.
         std::env::set_var(faultline::runtime::images::NO_BUILD_ENV, "1");
+    } else {
+        std::env::remove_var(faultline::runtime::images::NO_BUILD_ENV);
     }
     let opens_dashboard =
         matches!(cli.command, None | Some(Command::Attach { .. }) | Some(Command::Run { headless: false, .. }) | Some(Command::Replay { to_cast: None, .. }));
@@ -261,6 +265,12 @@ fn run() -> anyhow::Result<()> {
                 let connected = faultline::runtime::connect(cli.common.choice(), &cli.common.compose, &project, access).await?;
                 if let Some(notice) = &connected.notice {
                     eprintln!("{notice}");
+                }
+                if connected.runtime.kind() == faultline::runtime::RuntimeKind::Local {
+                    anyhow::bail!(
+                        "on local processes a pod lives only as long as the Faultline that started it, so this command's \
+                         pod would stop with it; press R on the pod in the dashboard (`cargo run --release`) instead"
+                    );
                 }
                 let started = std::time::Instant::now();
                 let progress = |line: &str| eprintln!("  {line}");

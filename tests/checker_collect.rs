@@ -37,7 +37,7 @@ struct Payment(Child, String);
 
 impl Payment {
     fn start(data: &Path) -> Payment {
-        let bin = faultline_testkit::bins::release_binary("faultline-demo", "payment", None);
+        let bin = faultline_testkit::bins::release_binary("faultline-payment", "payment", None);
         let port = free_port().unwrap();
         let child = Command::new(bin)
             .env("FAULTLINE_LISTEN", format!("127.0.0.1:{port}"))

@@ -77,6 +77,6 @@ async fn saved_images_load_back_with_their_ids_and_labels() {
     let junk = dir.path().join("junk.tar");
     std::fs::write(&junk, b"not a tar").expect("write");
     let err = load_images(&compose, &junk).await.expect_err("junk is refused");
-    assert!(err.to_string().contains("junk.tar"), "{err}");
+    assert!(err.to_string().contains("junk.tar") && err.to_string().contains("faultline images --save"), "{err}");
     remove().await;
 }

@@ -46,7 +46,7 @@ async fn a_container_on_an_old_image_of_its_tag_is_recreated_at_setup() {
     let docker = faultline::runtime::docker::connect_daemon().await.expect("daemon");
     let real = compose::load(&compose_path()).expect("compose");
     let print = |l: &str| eprintln!("{l}");
-    let bins = locate_binaries_async(workspace_dir(&compose_path()), real.binaries(), &print).await.expect("binaries");
+    let bins = locate_binaries_async(workspace_dir(&compose_path()), real.binaries(), true, &print).await.expect("binaries");
     let bin = std::fs::read(&bins["notification"]).expect("read the notification binary");
     // Two builds under one tag that differ (as after `R` and a checkout of the fix).
     build_one(&docker, TAG, "notification", "fltest-generation-1", bin.clone(), &print).await.expect("build 1");

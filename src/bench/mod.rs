@@ -74,9 +74,6 @@ pub struct BenchArgs {
     /// The faultline-engine executable. Default: built with cargo, or found next to this one.
     #[arg(long, env = "FAULTLINE_ENGINE_BIN")]
     pub engine_bin: Option<PathBuf>,
-    /// Do not run cargo to build the engine; use the one next to this executable.
-    #[arg(long)]
-    pub no_build: bool,
     /// Port for the engine on 127.0.0.1. Default: a free one.
     #[arg(long)]
     pub port: Option<u16>,
@@ -165,7 +162,8 @@ impl From<&BenchArgs> for BenchConfig {
             check: a.mode == EngineMode::DualWrite,
             db: a.db.clone(),
             engine_bin: a.engine_bin.clone(),
-            build: !a.no_build,
+            // The global `--no-build`: use the engine next to this executable.
+            build: !crate::runtime::images::no_build(),
             port: a.port,
             seed: a.seed,
             deadline: a.deadline,

@@ -8,6 +8,7 @@ use std::path::Path;
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 
+use super::images::missing_images;
 use super::{compose, docker::connect_daemon, RuntimeError};
 
 fn mb(bytes: u64) -> String {
@@ -20,20 +21,16 @@ pub async fn save_images(compose_path: &Path, file: &Path) -> Result<String, Run
     let topology = compose::load(compose_path)?;
     let docker = connect_daemon().await?;
     let names: Vec<&str> = topology.images.keys().map(String::as_str).collect();
-    let missing: Vec<&str> = {
-        let mut m = Vec::new();
-        for n in &names {
-            if docker.inspect_image(n).await.is_err() {
-                m.push(*n);
-            }
-        }
-        m
-    };
+    let missing = missing_images(&docker, topology.images.keys()).await;
     if !missing.is_empty() {
         return Err(RuntimeError::Other(format!("images missing: {}; build them first with `faultline images`", missing.join(", "))));
     }
-    let io = |e: std::io::Error| RuntimeError::Other(format!("cannot write {}: {e}", file.display()));
     let partial = file.with_extension("partial");
+    let io = |e: std::io::Error| {
+        // Nothing half-written stays behind.
+        let _ = std::fs::remove_file(&partial);
+        RuntimeError::Other(format!("cannot write {}: {e}; check the directory exists and has room", file.display()))
+    };
     let mut out = tokio::fs::File::create(&partial).await.map_err(io)?;
     let mut stream = docker.export_images(&names);
     let mut bytes = 0u64;
@@ -76,7 +73,10 @@ pub async fn load_images(compose_path: &Path, file: &Path) -> Result<String, Run
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| RuntimeError::Other(format!("loading {} failed: {e}; is it an archive written by `faultline images --save`?", file.display())))?;
         if let Some(err) = info.error_detail.and_then(|d| d.message) {
-            return Err(RuntimeError::Other(format!("loading {} failed: {err}", file.display())));
+            return Err(RuntimeError::Other(format!(
+                "loading {} failed: {err}; is it an archive written by `faultline images --save`?",
+                file.display()
+            )));
         }
         if let Some(s) = info.stream {
             let s = s.trim();
@@ -85,12 +85,7 @@ pub async fn load_images(compose_path: &Path, file: &Path) -> Result<String, Run
             }
         }
     }
-    let mut missing = Vec::new();
-    for image in topology.images.keys() {
-        if docker.inspect_image(image).await.is_err() {
-            missing.push(image.as_str());
-        }
-    }
+    let missing = missing_images(&docker, topology.images.keys()).await;
     if !missing.is_empty() {
         return Err(RuntimeError::Other(format!(
             "images missing after the load: {} (not in {}, which was saved from another topology); build them with `faultline images`",

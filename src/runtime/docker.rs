@@ -105,12 +105,7 @@ impl DockerRuntime {
     /// `--no-build`: every image must be there already (built or loaded); nothing is built.
     async fn check_images(&self, progress: Progress<'_>) -> Result<(), RuntimeError> {
         let docker = connect_daemon().await?;
-        let mut missing = Vec::new();
-        for image in self.setup.topology.images.keys() {
-            if docker.inspect_image(image).await.is_err() {
-                missing.push(image.as_str());
-            }
-        }
+        let missing = images::missing_images(&docker, self.setup.topology.images.keys()).await;
         if !missing.is_empty() {
             return Err(RuntimeError::Other(format!(
                 "images missing: {} (--no-build / {} uses the images as they are); load them with `faultline images --load FILE`, or drop --no-build to build them",
@@ -126,7 +121,7 @@ impl DockerRuntime {
     /// missing or out of date. `stage` hears when the images begin.
     async fn build(&self, images: &BTreeMap<String, String>, progress: Progress<'_>, stage: StageReport<'_>) -> Result<(), RuntimeError> {
         let names = images.values().cloned().collect();
-        let bins = images::locate_binaries_async(self.setup.workspace.clone(), names, progress).await?;
+        let bins = images::locate_binaries_async(self.setup.workspace.clone(), names, true, progress).await?;
         stage(RebuildStage::Image);
         let docker = connect_daemon().await?;
         images::build_images(&docker, images, &bins, false, progress).await?;
@@ -170,7 +165,7 @@ impl PodRuntime for DockerRuntime {
     }
 
     async fn up(&self) -> Result<(), RuntimeError> {
-        self.call(|reply| Request::Prepare { reply }).await?;
+        self.call(|reply| Request::Prepare { images: true, reply }).await?;
         for pod in &self.setup.topology.pods {
             for dep in &pod.depends_on {
                 self.wait_ready(dep).await?;
@@ -200,12 +195,14 @@ impl PodRuntime for DockerRuntime {
             .map(|s| s.version)
             .unwrap_or_else(|| super::split_image(&spec.image).1.to_string());
         // Only this pod's binaries and images: the rest of the topology did not change.
+        let images = super::images_to_rebuild(&self.setup.topology, pod)?;
         stage(RebuildStage::Compile);
-        self.build(&self.setup.topology.images_of(pod), progress, stage).await?;
+        self.build(&images, progress, stage).await?;
         stage(RebuildStage::Redeploy);
         progress(&format!("redeploying {pod} ({version}) on the rebuilt image"));
-        // The network and volumes, for a pod rebuilt before the topology was ever up.
-        self.call(|reply| Request::Prepare { reply }).await?;
+        // The network and volumes, for a pod rebuilt before the topology was ever up (only
+        // this pod's image is needed, and the deploy checks it).
+        self.call(|reply| Request::Prepare { images: false, reply }).await?;
         self.act(pod, PodAction::Deploy { version: version.clone() }).await?;
         stage(RebuildStage::Serving);
         self.wait_ready(pod).await?;

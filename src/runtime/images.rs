@@ -32,9 +32,10 @@ use super::{compose, RuntimeError, MANAGED_LABEL};
 /// (`--no-build`, e.g. after `faultline images --load`).
 pub const NO_BUILD_ENV: &str = "FAULTLINE_NO_BUILD";
 
-/// Whether [`NO_BUILD_ENV`] asks to use the images as they are.
+/// Whether [`NO_BUILD_ENV`] asks to use the images (and binaries) as they are: `1`, `true`,
+/// `yes` or `on`, as the command line's `--no-build` reads it.
 pub fn no_build() -> bool {
-    std::env::var(NO_BUILD_ENV).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+    std::env::var(NO_BUILD_ENV).is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on" | "y" | "t"))
 }
 
 /// Label holding the sha256 of the Dockerfile and the binary an image was built from.
@@ -78,7 +79,7 @@ pub async fn ensure_images(compose_path: &Path, force: bool) -> Result<Vec<Image
     let topology = compose::load(compose_path)?;
     let workspace = workspace_dir(compose_path);
     let print = |line: &str| eprintln!("{line}");
-    let binaries = locate_binaries_async(workspace, topology.binaries(), &print).await?;
+    let binaries = locate_binaries_async(workspace, topology.binaries(), true, &print).await?;
     let docker = super::docker::connect_daemon().await?;
     build_images(&docker, &topology.images, &binaries, force, &print).await
 }
@@ -116,12 +117,13 @@ pub fn workspace_dir(compose_path: &Path) -> PathBuf {
 pub async fn locate_binaries_async(
     workspace: PathBuf,
     names: BTreeSet<String>,
+    build: bool,
     progress: Progress<'_>,
 ) -> Result<BTreeMap<String, PathBuf>, RuntimeError> {
     // cargo's output is forwarded through a channel so `progress` need not be 'static.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let job = tokio::task::spawn_blocking(move || {
-        locate_binaries(&workspace, &names, &|l: &str| {
+        locate_binaries(&workspace, &names, build, &|l: &str| {
             let _ = tx.send(l.to_string());
         })
     });
@@ -131,10 +133,12 @@ pub async fn locate_binaries_async(
     job.await.map_err(|e| RuntimeError::Other(format!("the build task failed: {e}")))?
 }
 
-/// Returns binary name -> executable path for each of `names`.
+/// Returns binary name -> executable path for each of `names`; without `build` (`--no-build`)
+/// cargo is not run and the binaries are taken as they are, where a release keeps them.
 pub fn locate_binaries(
     workspace: &Path,
     names: &BTreeSet<String>,
+    build: bool,
     progress: Progress<'_>,
 ) -> Result<BTreeMap<String, PathBuf>, RuntimeError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -145,7 +149,7 @@ pub fn locate_binaries(
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    if has_cargo && workspace.join("Cargo.toml").is_file() {
+    if build && has_cargo && workspace.join("Cargo.toml").is_file() {
         let built = cargo_build(&cargo, workspace, names, progress)?;
         return names
             .iter()
@@ -264,6 +268,17 @@ fn executable_of(line: &str) -> Option<(String, PathBuf)> {
         return None;
     }
     Some((target.get("name")?.as_str()?.to_string(), PathBuf::from(exe)))
+}
+
+/// Which of `images` the daemon does not have, in order.
+pub async fn missing_images<'a>(docker: &bollard::Docker, images: impl IntoIterator<Item = &'a String>) -> Vec<&'a str> {
+    let mut missing = Vec::new();
+    for image in images {
+        if docker.inspect_image(image).await.is_err() {
+            missing.push(image.as_str());
+        }
+    }
+    missing
 }
 
 /// Builds each of `images` (image -> binary, entries of `x-faultline-images`) that is

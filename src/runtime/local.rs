@@ -159,7 +159,9 @@ impl LocalRuntime {
 
     /// Builds (cargo) or finds the binaries now, replacing what was located before.
     async fn locate(&self, progress: Progress<'_>) -> Result<(), RuntimeError> {
-        let found = locate_binaries_async(self.setup.workspace.clone(), self.shared.topology.binaries(), progress).await?;
+        // `--no-build`: the binaries as they are, next to this executable.
+        let build = !super::images::no_build();
+        let found = locate_binaries_async(self.setup.workspace.clone(), self.shared.topology.binaries(), build, progress).await?;
         *self.binaries.lock().await = Some(found);
         Ok(())
     }
@@ -366,15 +368,18 @@ impl PodRuntime for LocalRuntime {
     async fn rebuild(&self, pod: &str, progress: Progress<'_>, stage: StageReport<'_>) -> Result<String, RuntimeError> {
         let spec = self.shared.topology.pod(pod)?;
         let version = self.shared.update(pod, |p| split_image(&p.image).1.to_string()).unwrap_or_else(|| split_image(&spec.image).1.to_string());
+        let names = super::images_to_rebuild(&self.shared.topology, pod)?.into_values().collect();
         stage(RebuildStage::Compile);
-        if self.binaries.lock().await.is_none() {
-            self.locate(progress).await?;
+        // One guard: a pod started meanwhile waits instead of locating everything again.
+        let mut binaries = self.binaries.lock().await;
+        if binaries.is_none() {
+            *binaries = Some(locate_binaries_async(self.setup.workspace.clone(), self.shared.topology.binaries(), true, progress).await?);
         } else {
             // Only this pod's binaries; the paths of the others stay as they were.
-            let names = self.shared.topology.images_of(pod).into_values().collect();
-            let found = locate_binaries_async(self.setup.workspace.clone(), names, progress).await?;
-            self.binaries.lock().await.get_or_insert_with(Default::default).extend(found);
+            let found = locate_binaries_async(self.setup.workspace.clone(), names, true, progress).await?;
+            binaries.get_or_insert_with(Default::default).extend(found);
         }
+        drop(binaries);
         stage(RebuildStage::Redeploy);
         progress(&format!("restarting {pod} ({version}) on the new build"));
         self.act(pod, PodAction::Deploy { version: version.clone() }).await?;

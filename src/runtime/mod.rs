@@ -183,6 +183,21 @@ impl Topology {
     }
 }
 
+/// The images (image -> binary) a rebuild of `pod` makes: an error for a pod that has none in
+/// `x-faultline-images` (nothing to build from source).
+pub fn images_to_rebuild(topology: &Topology, pod: &str) -> Result<BTreeMap<String, String>, RuntimeError> {
+    topology.pod(pod)?;
+    let images = topology.images_of(pod);
+    if images.is_empty() {
+        return Err(RuntimeError::InvalidAction {
+            pod: pod.into(),
+            action: "rebuild".into(),
+            reason: "no image of it is listed in x-faultline-images, so there is nothing to build from source".into(),
+        });
+    }
+    Ok(images)
+}
+
 /// A stage of the workshop loop ([`PodRuntime::rebuild`]), in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

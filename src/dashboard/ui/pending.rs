@@ -89,13 +89,14 @@ fn items<'a>(app: &'a App, run: Option<&'a RunView>, width: usize) -> Vec<Item<'
 /// `failure` in at most two rows of `room` columns, broken between words; the second ends
 /// with `…` when the rest does not fit.
 fn failure_rows(failure: &str, room: usize) -> Vec<String> {
+    let failure = failure.trim();
     let rows = textwrap::wrap(failure, room);
     if rows.len() <= 2 {
         return rows.iter().map(|r| r.to_string()).collect();
     }
     // The first row is a prefix of the message; the second is rewrapped with room for " …".
     let first = rows[0].to_string();
-    let rest = failure.trim_start().get(first.len()..).unwrap_or("").trim_start();
+    let rest = failure.get(first.len()..).unwrap_or("").trim_start();
     let second = textwrap::wrap(rest, room.saturating_sub(2).max(1)).first().map(|r| r.to_string()).unwrap_or_default();
     vec![first, format!("{second} …")]
 }
@@ -125,6 +126,8 @@ mod tests {
         assert_eq!(rows[0], "payment failed (500 AmountMismatch):");
         assert!(rows[1].starts_with("amount mismatch on order") && rows[1].ends_with('…'), "{rows:?}");
         assert_eq!(failure_rows("dns error", 40), ["dns error"]);
+        let indented = failure_rows("   leading spaces then a message long enough for two rows of text", 20);
+        assert_eq!(indented, ["leading spaces then", "a message long …"]);
     }
 }
 

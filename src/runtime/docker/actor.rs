@@ -26,8 +26,9 @@ use crate::runtime::{ports, LogLine, PodAction, PodStatus, Project, RuntimeError
 pub(super) type Reply<T> = oneshot::Sender<Result<T, RuntimeError>>;
 
 pub(super) enum Request {
-    /// Network and volumes exist, every image of the topology is present.
-    Prepare { reply: Reply<()> },
+    /// Network and volumes exist; with `images`, every image of the topology is present
+    /// (a rebuild checks only its own pod's, at the deploy).
+    Prepare { images: bool, reply: Reply<()> },
     /// The pod's container exists (created if missing) and is started.
     EnsurePod { pod: String, reply: Reply<()> },
     Act { pod: String, action: PodAction, reply: Reply<()> },
@@ -94,8 +95,8 @@ impl Actor {
     async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         while let Some(req) = rx.recv().await {
             match req {
-                Request::Prepare { reply } => {
-                    let _ = reply.send(self.prepare().await);
+                Request::Prepare { images, reply } => {
+                    let _ = reply.send(self.prepare(images).await);
                 }
                 Request::EnsurePod { pod, reply } => {
                     let r = self.ensure_pod(&pod).await;
@@ -133,8 +134,8 @@ impl Actor {
         }
     }
 
-    async fn prepare(&mut self) -> Result<(), RuntimeError> {
-        for image in self.topology.pods.iter().map(|p| p.image.clone()).collect::<Vec<_>>() {
+    async fn prepare(&mut self, images: bool) -> Result<(), RuntimeError> {
+        for image in self.topology.pods.iter().filter(|_| images).map(|p| p.image.clone()).collect::<Vec<_>>() {
             if self.docker.inspect_image(&image).await.is_err() {
                 return Err(RuntimeError::ImageMissing(image));
             }
