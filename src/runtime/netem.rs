@@ -69,7 +69,7 @@ pub fn clear_args(dev: &str) -> Vec<String> {
 
 /// `550` basis points as `5.5%`.
 fn percent(bp: u32) -> String {
-    if bp % 100 == 0 {
+    if bp.is_multiple_of(100) {
         format!("{}%", bp / 100)
     } else {
         format!("{}%", f64::from(bp) / 100.0)

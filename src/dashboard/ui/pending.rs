@@ -113,24 +113,6 @@ pub fn height(app: &App, big: bool, width: u16) -> u16 {
     rows + 2
 }
 
-#[cfg(test)]
-mod tests {
-    use super::failure_rows;
-
-    #[test]
-    fn a_failure_breaks_between_words_and_says_when_it_is_cut() {
-        let f = "payment failed (500 AmountMismatch): amount mismatch on order bugged-pod-10aba2-003: the order says 27.45 EUR";
-        let rows = failure_rows(f, 40);
-        assert_eq!(rows.len(), 2);
-        assert!(rows.iter().all(|r| r.chars().count() <= 40), "{rows:?}");
-        assert_eq!(rows[0], "payment failed (500 AmountMismatch):");
-        assert!(rows[1].starts_with("amount mismatch on order") && rows[1].ends_with('…'), "{rows:?}");
-        assert_eq!(failure_rows("dns error", 40), ["dns error"]);
-        let indented = failure_rows("   leading spaces then a message long enough for two rows of text", 20);
-        assert_eq!(indented, ["leading spaces then", "a message long …"]);
-    }
-}
-
 pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     let t = &app.theme;
     let run = app.selected_run();
@@ -189,5 +171,23 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
                 f.render_widget(gauge, g);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failure_rows;
+
+    #[test]
+    fn a_failure_breaks_between_words_and_says_when_it_is_cut() {
+        let f = "payment failed (500 AmountMismatch): amount mismatch on order bugged-pod-10aba2-003: the order says 27.45 EUR";
+        let rows = failure_rows(f, 40);
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().all(|r| r.chars().count() <= 40), "{rows:?}");
+        assert_eq!(rows[0], "payment failed (500 AmountMismatch):");
+        assert!(rows[1].starts_with("amount mismatch on order") && rows[1].ends_with('…'), "{rows:?}");
+        assert_eq!(failure_rows("dns error", 40), ["dns error"]);
+        let indented = failure_rows("   leading spaces then a message long enough for two rows of text", 20);
+        assert_eq!(indented, ["leading spaces then", "a message long …"]);
     }
 }

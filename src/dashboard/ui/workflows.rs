@@ -57,23 +57,6 @@ pub(crate) fn step_text(step: &Step) -> String {
 
 /// The prefix every listed id shares, cut after a separator (`order-bugged-pod-k3x9-`), so
 /// the rows can show only what tells them apart. Empty when it would not help.
-#[cfg(test)]
-mod tests {
-    use super::{shared_prefix, short_id};
-
-    #[test]
-    fn children_keep_their_word_and_the_order_number() {
-        let orders = ["order-bugged-pod-dc2084-006", "order-bugged-pod-dc2084-005"];
-        let prefix = shared_prefix(orders.into_iter());
-        assert_eq!(prefix, "order-bugged-pod-dc2084-");
-        assert_eq!(short_id(orders[0], false, &prefix), "006");
-        assert_eq!(short_id("shipment-bugged-pod-dc2084-006", true, &prefix), "shipment-006");
-        assert_eq!(short_id("order-1005/3", true, "order-"), "1005/3");
-        assert_eq!(short_id("elsewhere-1", true, &prefix), "elsewhere-1");
-        assert_eq!(short_id("order-7", false, ""), "order-7");
-    }
-}
-
 pub(crate) fn shared_prefix<'a>(ids: impl Iterator<Item = &'a str>) -> String {
     let mut prefix: Option<&str> = None;
     let mut n = 0;
@@ -196,4 +179,21 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, big: bool) {
     }
     let table = Table::new(rows, widths).header(Row::new(header).style(t.dim())).block(block).column_spacing(1);
     f.render_widget(table, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{shared_prefix, short_id};
+
+    #[test]
+    fn children_keep_their_word_and_the_order_number() {
+        let orders = ["order-bugged-pod-dc2084-006", "order-bugged-pod-dc2084-005"];
+        let prefix = shared_prefix(orders.into_iter());
+        assert_eq!(prefix, "order-bugged-pod-dc2084-");
+        assert_eq!(short_id(orders[0], false, &prefix), "006");
+        assert_eq!(short_id("shipment-bugged-pod-dc2084-006", true, &prefix), "shipment-006");
+        assert_eq!(short_id("order-1005/3", true, "order-"), "1005/3");
+        assert_eq!(short_id("elsewhere-1", true, &prefix), "elsewhere-1");
+        assert_eq!(short_id("order-7", false, ""), "order-7");
+    }
 }
