@@ -77,8 +77,6 @@ async fn a_rebuild_redeploys_the_pod_and_waits_until_it_serves() {
     };
     let rt = connected.runtime;
     rt.down(true).await.expect("clean slate");
-    let docker = faultline::runtime::docker::connect_daemon().await.expect("daemon");
-    let engine_before = docker.inspect_image("faultline/engine:latest").await.ok().and_then(|i| i.id);
     let lines = std::sync::Mutex::new(Vec::<String>::new());
     let progress = |l: &str| lines.lock().unwrap().push(l.to_string());
     let heard = std::sync::Mutex::new(Vec::new());
@@ -87,11 +85,11 @@ async fn a_rebuild_redeploys_the_pod_and_waits_until_it_serves() {
     assert_eq!(*heard.lock().unwrap(), RebuildStage::ALL, "every stage, in order");
     let lines = lines.lock().unwrap().join("\n");
     assert!(lines.contains("--bin payment --bin payment-v2") && !lines.contains("--bins"), "only payment's binaries: {lines}");
+    // (Image ids are not compared: the lifecycle test beside this one may remake images.)
     assert!(!lines.contains("faultline/engine"), "no other image is looked at: {lines}");
     let status = rt.status().await.expect("status").into_iter().find(|s| s.name == "payment").expect("payment");
     assert_eq!((status.state, status.health, status.version.as_str()), (PodState::Running, Health::Healthy, "v1-bugged"));
     assert!(status.image_id.as_ref().is_some_and(|id| id.len() == 12), "{status:?}");
-    assert_eq!(docker.inspect_image("faultline/engine:latest").await.ok().and_then(|i| i.id), engine_before);
     rt.down(true).await.expect("down");
     assert_nothing_of_project_remains(&project).await;
 }
