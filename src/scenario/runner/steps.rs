@@ -206,9 +206,12 @@ impl Run {
                 .await?;
             }
             Action::RetryNow { target } => {
+                // `resolve` reads the snapshot itself: a second read guard taken while this
+                // one is held waits behind the live task's pending write, for ever.
+                let ids = self.resolve(target);
                 let pairs: Vec<(String, u64)> = {
                     let snap = self.shared.borrow();
-                    self.resolve(target).iter().filter_map(|id| snap.projection.order(id)).flat_map(|o| o.backoffs).collect()
+                    ids.iter().filter_map(|id| snap.projection.order(id)).flat_map(|o| o.backoffs).collect()
                 };
                 let n = pairs.len();
                 let mut errors = Vec::new();
