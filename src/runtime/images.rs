@@ -28,8 +28,8 @@ use sha2::{Digest, Sha256};
 
 use super::{compose, RuntimeError, MANAGED_LABEL};
 
-/// Set (to anything but `0`) to use the images as they are, with no cargo build at start
-/// (`--no-build`, e.g. after `faultline images --load`).
+/// Set to `1` (or `true`, `yes`, `on`) to use the images as they are, with no cargo build at
+/// start (`--no-build`, e.g. after `faultline images --load`).
 pub const NO_BUILD_ENV: &str = "FAULTLINE_NO_BUILD";
 
 /// Whether [`NO_BUILD_ENV`] asks to use the images (and binaries) as they are: `1`, `true`,
